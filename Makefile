@@ -1,0 +1,40 @@
+# Capstan: the commands that build, test and run it.
+GO        ?= go
+BIN       ?= bin/capstan
+GOFLAGS   ?=
+PKGS      ?= ./...
+TEST_TIMEOUT ?= 20m
+FUZZTIME  ?= 10s
+
+.PHONY: all build test check fmt vet unit fuzz bench-store clean
+
+all: build
+
+build:
+	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/capstan
+
+## test: everything CI runs: formatting, vet, the race-enabled test suite and short fuzzing.
+test: check unit fuzz
+
+check: fmt vet
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+## fuzz: a short run of every fuzz target (go test -fuzz takes one target per run).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzApplyCommand$$' -fuzztime $(FUZZTIME) ./raftstore/
+
+## bench-store: the raftstore benchmark recorded in docs/BENCHMARKS.md.
+bench-store: build
+	$(BIN) bench store
+
+clean:
+	rm -rf bin
