@@ -134,7 +134,9 @@ func withAuthenticatedGroup(u *User) *User {
 type userKey struct{}
 
 // withUser returns ctx carrying u.
-func withUser(ctx context.Context, u *User) context.Context { return context.WithValue(ctx, userKey{}, u) }
+func withUser(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
 
 // UserFrom returns the user of a request's context.
 func UserFrom(ctx context.Context) (*User, bool) {
