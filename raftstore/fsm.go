@@ -139,6 +139,7 @@ func (f *fsm) applyCommand(l *raft.Log) (any, []watch.Event) {
 		return f.applyTxn(l.Index, c)
 	case *compactCommand:
 		f.tree.Compact(c.revision)
+		f.hub.Compact(f.tree.CompactRevision())
 		return &applyResult{res: TxnResult{Revision: l.Index, Succeeded: true, FailedCompare: -1}}, nil
 	}
 	panic(fmt.Sprintf("raftstore: decoded command of unexpected type %T", cmd))

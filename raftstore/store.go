@@ -481,6 +481,10 @@ func (s *Store) lead(ctx context.Context, term uint64) {
 // Raft stops, watchers end and storage closes. It is safe to call more than once.
 func (s *Store) Close() error { return s.shutdown(true) }
 
+// Abort stops the member the way a crash looks to the others: without handing leadership
+// over. Tests and chaos tooling use it; operators use Close.
+func (s *Store) Abort() error { return s.shutdown(false) }
+
 // shutdown stops the member; with transfer a leader first hands leadership over. Tests use
 // shutdown(false) to stop a member the way a crash would, as far as the others can tell.
 func (s *Store) shutdown(transfer bool) error {

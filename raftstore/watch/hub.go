@@ -193,6 +193,19 @@ func (h *Hub) Reset(rev uint64) {
 	h.notify = make(chan struct{})
 }
 
+// Compact drops the history at and below rev, as a store compaction does: watches from those
+// revisions fail with ErrCompacted and watchers still reading them with ErrLagged.
+func (h *Hub) Compact(rev uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for h.first < h.next && h.ring[h.first%uint64(len(h.ring))].rev <= rev {
+		h.evictLocked()
+	}
+	if rev > h.floor {
+		h.floor = min(rev, h.head)
+	}
+}
+
 // Close ends every watcher with ErrClosed and refuses new ones.
 func (h *Hub) Close() {
 	h.mu.Lock()

@@ -259,3 +259,26 @@ func TestConcurrentWatchersSeeEveryEventInOrder(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestCompactRaisesFloor(t *testing.T) {
+	h := newHub(t, small(), 0)
+	for rev := uint64(1); rev <= 5; rev++ {
+		h.Append(rev, []Event{put("/k", rev)}, epoch)
+	}
+	behind, _ := h.Watch("", 1)
+	h.Compact(3)
+	if got := h.Floor(); got != 3 {
+		t.Errorf("Floor() after Compact(3) = %d; want 3", got)
+	}
+	if _, err := h.Watch("", 2); !errors.Is(err, ErrCompacted) {
+		t.Errorf("Watch(2) after Compact(3): %v; want ErrCompacted", err)
+	}
+	if _, err := nextNow(t, behind); !errors.Is(err, ErrLagged) {
+		t.Errorf("a watcher behind the compaction point: %v; want ErrLagged", err)
+	}
+	w, _ := h.Watch("", 3)
+	resp, err := nextNow(t, w)
+	if err != nil || !cmp.Equal(revs(resp.Events), []uint64{4, 5}) {
+		t.Errorf("watch from the compaction point = %v, %v; want [4 5]", revs(resp.Events), err)
+	}
+}
