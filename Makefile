@@ -29,8 +29,20 @@ unit:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 ## fuzz: a short run of every fuzz target (go test -fuzz takes one target per run).
+FUZZ_TARGETS = \
+	FuzzApplyCommand:./raftstore/ \
+	FuzzRequestBody:./apiserver/ \
+	FuzzPatchJSON:./apiserver/internal/patch/ \
+	FuzzPatchMerge:./apiserver/internal/patch/ \
+	FuzzPatchStrategic:./apiserver/internal/patch/ \
+	FuzzPatchApply:./apiserver/internal/patch/
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzApplyCommand$$' -fuzztime $(FUZZTIME) ./raftstore/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg > /tmp/capstan-fuzz.log 2>&1 || { tail -40 /tmp/capstan-fuzz.log; exit 1; }; \
+	done
 
 ## bench-store: the raftstore benchmark recorded in docs/BENCHMARKS.md.
 bench-store: build
