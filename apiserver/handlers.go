@@ -93,7 +93,7 @@ func (q *request) checkScope() error {
 func (q *request) writeOptions(subresource string) (registry.WriteOptions, error) {
 	opts := registry.WriteOptions{
 		FieldManager: q.query.Get("fieldManager"), FieldValidation: q.query.Get("fieldValidation"),
-		Subresource: subresource, Force: isTrue(q.query.Get("force")),
+		Subresource: subresource, Force: isTrue(q.query.Get("force")), Admit: q.admit,
 	}
 	for _, d := range q.query["dryRun"] {
 		if d != metav1.DryRunAll {
@@ -349,7 +349,7 @@ func (q *request) delete() error {
 	if err != nil {
 		return err
 	}
-	obj, gone, err := q.store.Delete(q.r.Context(), q.info.namespace, q.info.name, opts, dryRun)
+	obj, gone, err := q.store.Delete(q.r.Context(), q.info.namespace, q.info.name, opts, registry.WriteOptions{DryRun: dryRun, Admit: q.admit})
 	if err != nil {
 		return err
 	}
@@ -379,7 +379,7 @@ func (q *request) deleteCollection() error {
 	if err := decodeParameters(q.query, &listOpts); err != nil {
 		return err
 	}
-	list, err := q.store.DeleteCollection(q.r.Context(), q.info.namespace, listOpts, opts, dryRun)
+	list, err := q.store.DeleteCollection(q.r.Context(), q.info.namespace, listOpts, opts, registry.WriteOptions{DryRun: dryRun, Admit: q.admit})
 	if err != nil {
 		return err
 	}

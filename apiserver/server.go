@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/capstan-io/capstan/apiserver/internal/openapi"
+	"github.com/capstan-io/capstan/apiserver/internal/rbac"
 	"github.com/capstan-io/capstan/apiserver/internal/resources"
 	"github.com/capstan-io/capstan/apiserver/registry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,8 +33,13 @@ type Config struct {
 	// Authenticator identifies users; requests it does not recognise are anonymous and get 401
 	// outside the public endpoints (/version, /healthz, /livez, /readyz).
 	Authenticator Authenticator
-	// Authorizer decides what users may do; nil lets every authenticated user do everything.
+	// Authorizer decides what users may do. With RBAC set the server evaluates Kubernetes RBAC
+	// from its own store (and Run must be running); otherwise nil lets every authenticated
+	// user do everything.
 	Authorizer Authorizer
+	// RBAC enables RBAC authorization and the admission checks that come with it (node
+	// restriction, privilege escalation). It replaces Authorizer.
+	RBAC bool
 	// MaxRequestBodyBytes limits request bodies (3 MiB by default, as Kubernetes).
 	MaxRequestBodyBytes int64
 	// MaxWatchTimeout caps how long a watch without timeoutSeconds stays open.
@@ -68,6 +74,7 @@ type Server struct {
 	openapi   *openapi.Service
 	mux       *http.ServeMux // non-resource endpoints
 	draining  chan struct{}  // closed by Drain
+	rbac      *rbacAuthorizer
 }
 
 // New builds a server.
@@ -99,8 +106,26 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.installNonResource()
+	if cfg.RBAC {
+		cache := newRuleCache(reg)
+		s.rbac = &rbacAuthorizer{src: cache, a: rbac.New(cache)}
+		s.cfg.Authorizer = s.rbac
+	}
 	return s, nil
 }
+
+// Run runs the server's background work (the RBAC rule cache) until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	if s.rbac != nil {
+		s.rbac.src.run(ctx)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// Handle registers an extra handler for a non-resource path (for example the cluster's
+// admin endpoints). Requests reach it after authentication and authorization.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Registry returns the registry, for in-process controllers.
 func (s *Server) Registry() *registry.Registry { return s.reg }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/capstan-io/capstan/apiserver/internal/validation"
+	"github.com/capstan-io/capstan/apiserver/registry"
 )
 
 // serveSubresource dispatches /<resource>/<name>/<subresource> requests.
@@ -220,7 +221,7 @@ func (q *request) eviction() error {
 		opts = *ev.DeleteOptions
 	}
 	dryRun := len(opts.DryRun) > 0
-	if _, _, err := q.store.Delete(q.r.Context(), q.info.namespace, q.info.name, opts, dryRun); err != nil {
+	if _, _, err := q.store.Delete(q.r.Context(), q.info.namespace, q.info.name, opts, registry.WriteOptions{DryRun: dryRun, Admit: q.admit}); err != nil {
 		return err
 	}
 	success(q.w, http.StatusCreated)

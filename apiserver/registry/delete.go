@@ -22,7 +22,8 @@ const (
 
 // Delete deletes an object, or starts its graceful deletion. It returns the object and
 // whether it is gone now (false while a grace period or finalizers hold it).
-func (s *Store) Delete(ctx context.Context, ns, name string, opts metav1.DeleteOptions, dryRun bool) (runtime.Object, bool, error) {
+func (s *Store) Delete(ctx context.Context, ns, name string, opts metav1.DeleteOptions, w WriteOptions) (runtime.Object, bool, error) {
+	dryRun := w.DryRun
 	key, err := s.key(ns, name)
 	if err != nil {
 		return nil, false, err
@@ -36,6 +37,9 @@ func (s *Store) Delete(ctx context.Context, ns, name string, opts metav1.DeleteO
 			return nil, false, apierrors.NewNotFound(s.gr, name)
 		}
 		if err := s.checkPreconditions(live, name, opts.Preconditions); err != nil {
+			return nil, false, err
+		}
+		if err := w.admit(ctx, nil, live); err != nil {
 			return nil, false, err
 		}
 		next, pending := s.deletionState(live, opts)
@@ -164,7 +168,7 @@ func (s *Store) remove(ctx context.Context, key string, live runtime.Object, kv 
 
 // DeleteCollection deletes every object of a namespace (all namespaces when ns is "") that
 // matches the selectors in listOpts, and returns the list of what it deleted.
-func (s *Store) DeleteCollection(ctx context.Context, ns string, listOpts metav1.ListOptions, opts metav1.DeleteOptions, dryRun bool) (runtime.Object, error) {
+func (s *Store) DeleteCollection(ctx context.Context, ns string, listOpts metav1.ListOptions, opts metav1.DeleteOptions, w WriteOptions) (runtime.Object, error) {
 	listOpts.Limit, listOpts.Continue = 0, ""
 	list, err := s.List(ctx, ns, listOpts)
 	if err != nil {
@@ -177,7 +181,7 @@ func (s *Store) DeleteCollection(ctx context.Context, ns string, listOpts metav1
 	var deleted []runtime.Object
 	for _, item := range items {
 		m, _ := meta.Accessor(item)
-		obj, _, err := s.Delete(ctx, m.GetNamespace(), m.GetName(), opts, dryRun)
+		obj, _, err := s.Delete(ctx, m.GetNamespace(), m.GetName(), opts, w)
 		if apierrors.IsNotFound(err) {
 			continue // deleted meanwhile
 		}

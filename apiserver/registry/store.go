@@ -73,6 +73,17 @@ type WriteOptions struct {
 	Subresource string
 	// Force takes over conflicting fields in a server-side apply.
 	Force bool
+	// Admit, when set, is called with the object about to be written and the stored one
+	// (nil on create; obj nil on delete) after defaulting and validation; an error refuses
+	// the write. The apiserver's admission (node restriction, RBAC escalation) uses it.
+	Admit func(ctx context.Context, obj, old runtime.Object) error
+}
+
+func (o WriteOptions) admit(ctx context.Context, obj, old runtime.Object) error {
+	if o.Admit == nil {
+		return nil
+	}
+	return o.Admit(ctx, obj, old)
 }
 
 func (s *Store) key(ns, name string) (string, error) {
@@ -275,6 +286,9 @@ func (s *Store) createOnce(ctx context.Context, obj runtime.Object, opts WriteOp
 		compares, ops = append(compares, c...), o
 	}
 	if err := s.checkNamespace(ctx, m.GetNamespace()); err != nil {
+		return nil, false, err
+	}
+	if err := opts.admit(ctx, obj, nil); err != nil {
 		return nil, false, err
 	}
 	data, err := s.encode(obj)

@@ -182,6 +182,9 @@ func (s *Store) writeUpdate(ctx context.Context, key string, next, live runtime.
 		return nil, raftstore.TxnResult{}, err
 	}
 	patch.KeepUnchangedTimestamps(next, live)
+	if err := opts.admit(ctx, next, live); err != nil {
+		return nil, raftstore.TxnResult{}, err
+	}
 	if apiequality.Semantic.DeepEqual(next, live) {
 		return next, raftstore.TxnResult{Succeeded: true, Revision: liveKV.ModRevision}, nil // no-op: nothing written
 	}
