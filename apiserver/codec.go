@@ -128,6 +128,10 @@ func writeObject(w http.ResponseWriter, code int, out output, obj runtime.Object
 	_, _ = w.Write(buf.Bytes())
 }
 
+// WriteError writes err as the metav1.Status a Kubernetes client expects, mapping it with the
+// same rules as the API's own errors. Handlers added with Server.Handle use it.
+func WriteError(w http.ResponseWriter, err error) { writeError(w, err) }
+
 // writeError writes err as a metav1.Status.
 func writeError(w http.ResponseWriter, err error) {
 	st := statusFor(err)

@@ -42,6 +42,18 @@ func statusFor(err error) *metav1.Status {
 		st := newStatus(http.StatusGatewayTimeout, metav1.StatusReasonTimeout, fmt.Sprintf("Too large resource version: %v", err))
 		st.Details = &metav1.StatusDetails{Causes: []metav1.StatusCause{{Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version"}}, RetryAfterSeconds: 1}
 		return st
+	case errors.Is(err, raftstore.ErrMemberNotFound):
+		return newStatus(http.StatusNotFound, metav1.StatusReasonNotFound, err.Error())
+	case errors.Is(err, raftstore.ErrMemberRemoved), errors.Is(err, raftstore.ErrMemberExists):
+		return newStatus(http.StatusConflict, metav1.StatusReasonConflict, err.Error())
+	case errors.Is(err, raftstore.ErrQuorumAtRisk):
+		return newStatus(http.StatusConflict, metav1.StatusReasonConflict, err.Error()+"; pass --force to do it anyway")
+	case errors.Is(err, raftstore.ErrNotCaughtUp):
+		return newStatus(http.StatusConflict, metav1.StatusReasonConflict, err.Error()+"; wait for it to catch up or pass --force")
+	case errors.Is(err, raftstore.ErrNotVoter), errors.Is(err, raftstore.ErrInvalidRequest):
+		return newStatus(http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
+	case errors.Is(err, raftstore.ErrClusterHealthy):
+		return newStatus(http.StatusConflict, metav1.StatusReasonConflict, err.Error())
 	case errors.Is(err, raftstore.ErrStopped), errors.Is(err, raftstore.ErrHalted):
 		return newStatus(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

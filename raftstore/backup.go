@@ -67,6 +67,21 @@ func InspectSnapshot(r io.Reader) (SnapshotInfo, error) {
 	return info, nil
 }
 
+// SnapshotKeys reads a snapshot written by SaveSnapshot, verifies its checksum and returns the
+// keys under prefix, for tools that prepare a restore (the cluster's identity lives in it).
+func SnapshotKeys(r io.Reader, prefix string) ([]KeyValue, error) {
+	tree, _, err := readSnapshot(r)
+	if err != nil {
+		return nil, err
+	}
+	var out []KeyValue
+	err = tree.View().Range(prefix, mvcc.PrefixEnd(prefix), 0, func(kv KeyValue) bool {
+		out = append(out, kv)
+		return true
+	})
+	return out, err
+}
+
 func describe(v *mvcc.View) SnapshotInfo {
 	info := SnapshotInfo{Revision: v.Revision(), Keys: v.Len(), Bytes: v.Size()}
 	byPrefix := map[string]*PrefixUsage{}

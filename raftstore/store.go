@@ -59,8 +59,11 @@ type Store struct {
 	// autopilotRounds counts completed autopilot checks, so tests can wait for a round.
 	autopilotRounds atomic.Int64
 
-	tasksMu sync.Mutex // protects tasks
+	tasksMu sync.Mutex // protects tasks and leading
 	tasks   []func(ctx context.Context)
+	// leading is the running term's task starter while this member is a ready leader; tasks
+	// registered meanwhile start at once.
+	leading func(task func(ctx context.Context))
 
 	closeOnce sync.Once
 	closeErr  error
@@ -373,6 +376,9 @@ func (s *Store) WhileLeader(task func(ctx context.Context)) {
 	s.tasksMu.Lock()
 	defer s.tasksMu.Unlock()
 	s.tasks = append(s.tasks, task)
+	if s.leading != nil {
+		s.leading(task)
+	}
 }
 
 func (s *Store) leaderChanged() <-chan struct{} {
@@ -464,16 +470,23 @@ func (s *Store) lead(ctx context.Context, term uint64) {
 	s.log.Info("leading", "term", term, "revision", s.fsm.revision())
 
 	var wg sync.WaitGroup
-	s.tasksMu.Lock()
-	tasks := append([]func(context.Context){s.autopilot, s.compactor}, s.tasks...)
-	s.tasksMu.Unlock()
-	for _, task := range tasks {
+	start := func(task func(context.Context)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			task(ctx)
 		}()
 	}
+	s.tasksMu.Lock()
+	for _, task := range append([]func(context.Context){s.autopilot, s.compactor}, s.tasks...) {
+		start(task)
+	}
+	s.leading = start
+	s.tasksMu.Unlock()
+	<-ctx.Done()
+	s.tasksMu.Lock()
+	s.leading = nil
+	s.tasksMu.Unlock()
 	wg.Wait()
 }
 
