@@ -416,4 +416,3 @@ func nodeClient(t *testing.T, c *cluster.Cluster, m *cluster.Master, node string
 	cfg := &rest.Config{Host: m.URL(), QPS: -1, TLSClientConfig: rest.TLSClientConfig{CAData: []byte(resp.CACert), CertData: []byte(resp.ClientCert), KeyData: clientKey}}
 	return kubernetes.NewForConfigOrDie(cfg)
 }
-

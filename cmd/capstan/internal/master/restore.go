@@ -108,8 +108,8 @@ func PrepareRestore(path string, cfg Config, bump uint64) (raftstore.SnapshotInf
 	}
 	return info, pki.WriteKubeconfig(pki.Kubeconfig{
 		Path: filepath.Join(cfg.DataDir, AdminKubeconfigFile), ClusterName: "capstan",
-		Server:   fmt.Sprintf("https://%s", net.JoinHostPort(cfg.Advertise, strconv.Itoa(cfg.APIPort))),
-		CAPEM:    ca.CertPEM, ClientCertPEM: certPEM, ClientKeyPEM: keyPEM, Namespace: "default",
+		Server: fmt.Sprintf("https://%s", net.JoinHostPort(cfg.Advertise, strconv.Itoa(cfg.APIPort))),
+		CAPEM:  ca.CertPEM, ClientCertPEM: certPEM, ClientKeyPEM: keyPEM, Namespace: "default",
 	})
 }
 
