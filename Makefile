@@ -6,7 +6,7 @@ PKGS      ?= ./...
 TEST_TIMEOUT ?= 20m
 FUZZTIME  ?= 10s
 
-.PHONY: all build test check fmt vet unit fuzz bench-store clean
+.PHONY: all build test check fmt vet unit fuzz bench-store clean up down
 
 all: build
 
@@ -50,3 +50,10 @@ bench-store: build
 
 clean:
 	rm -rf bin
+
+## up: a local HA cluster (3 masters) on this machine; down stops it.
+up: build
+	$(BIN) up
+
+down: build
+	$(BIN) down

@@ -6,17 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/capstan-io/capstan/chaos/cluster"
+	"github.com/capstan-io/capstan/cmd/capstan/internal/apibench"
 	"github.com/capstan-io/capstan/raftstore"
 	"github.com/capstan-io/capstan/raftstore/storebench"
 )
 
 func benchCommand() *command {
-	return &command{name: "bench", summary: "measure Capstan's performance", subs: []*command{benchStoreCommand()}}
+	return &command{name: "bench", summary: "measure Capstan's performance", subs: []*command{benchStoreCommand(), benchAPICommand()}}
 }
 
 // outputOptions selects human or JSON output.
@@ -116,4 +121,126 @@ func benchStoreCommand() *command {
 			return nil
 		},
 	}
+}
+
+// benchAPIOptions are the flags of `capstan bench api`.
+type benchAPIOptions struct {
+	outputOptions
+	cfg        apibench.Config
+	kubeconfig string
+	servers    []string
+	masters    int
+	dir        string
+}
+
+func (o *benchAPIOptions) AddFlags(fs *pflag.FlagSet) {
+	o.outputOptions.AddFlags(fs)
+	fs.StringVar(&o.kubeconfig, "kubeconfig", o.kubeconfig, "Measure the cluster of this kubeconfig instead of starting a local one.")
+	fs.StringSliceVar(&o.servers, "server", o.servers, "With --kubeconfig: master URLs to spread watchers over (default: the kubeconfig's server).")
+	fs.IntVar(&o.masters, "masters", o.masters, "Masters of the local cluster started when --kubeconfig is not given.")
+	fs.StringVar(&o.dir, "data-dir", o.dir, "Where the local cluster keeps its data (default: a temporary directory, removed afterwards).")
+	fs.StringVar(&o.cfg.Namespace, "namespace", o.cfg.Namespace, "Namespace of the benchmark's objects (created, and emptied first).")
+	fs.IntVar(&o.cfg.Clients, "clients", o.cfg.Clients, "Concurrent clients of the request runs.")
+	fs.DurationVar(&o.cfg.Duration, "duration", o.cfg.Duration, "Length of each request run.")
+	fs.IntVar(&o.cfg.Watchers, "watchers", o.cfg.Watchers, "Watches spread over the masters for the delivery run (0 skips it).")
+	fs.IntVar(&o.cfg.WatchEvents, "watch-events", o.cfg.WatchEvents, "Writes the delivery run measures.")
+}
+
+func (o *benchAPIOptions) Validate() error {
+	errs := []error{o.outputOptions.Validate()}
+	if o.kubeconfig == "" && (o.masters < 1 || o.masters%2 == 0) {
+		errs = append(errs, fmt.Errorf("--masters %d must be a positive odd number", o.masters))
+	}
+	if len(o.servers) > 0 && o.kubeconfig == "" {
+		errs = append(errs, errors.New("--server needs --kubeconfig"))
+	}
+	o.cfg.Masters = []*rest.Config{{}} // placeholder for validation; the real ones come later
+	errs = append(errs, o.cfg.Validate())
+	o.cfg.Masters = nil
+	return errors.Join(errs...)
+}
+
+func benchAPICommand() *command {
+	o := &benchAPIOptions{outputOptions: outputOptions{Output: "table"}, masters: 3,
+		cfg: apibench.Config{Namespace: "capstan-bench", Clients: 64, Duration: 5 * time.Second, Watchers: 1000, WatchEvents: 100}}
+	return &command{
+		name:    "api",
+		summary: "measure pod creates, updates, gets, lists and watch delivery over HTTPS (a local 3-master cluster, or --kubeconfig)",
+		flags:   o.AddFlags,
+		run: func(ctx context.Context, args []string, out io.Writer) error {
+			if err := noArgs(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return usagef("%v", err)
+			}
+			kubeconfig, servers := o.kubeconfig, o.servers
+			if kubeconfig == "" {
+				c, cleanup, err := startLocalCluster(ctx, o.dir, o.masters)
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				kubeconfig = c.Kubeconfig()
+				for _, m := range c.Masters {
+					servers = append(servers, m.URL())
+				}
+			}
+			base, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			if err != nil {
+				return fmt.Errorf("--kubeconfig %q: %w", kubeconfig, err)
+			}
+			if len(servers) == 0 {
+				servers = []string{base.Host}
+			}
+			for _, s := range servers {
+				rc := rest.CopyConfig(base)
+				rc.Host = s
+				o.cfg.Masters = append(o.cfg.Masters, rc)
+			}
+			rep, err := apibench.Run(ctx, o.cfg)
+			if err != nil {
+				return err
+			}
+			if o.Output == "json" {
+				return printJSON(out, rep)
+			}
+			fmt.Fprintf(out, "%d masters, %d clients, %s per run, pods in namespace %s\n", rep.Masters, o.cfg.Clients, rep.Duration, o.cfg.Namespace)
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "OP\tCLIENTS\tOPS/S\tP50 MS\tP99 MS\tMAX MS\tERRORS\t")
+			for _, r := range rep.Results {
+				fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t\n", r.Op, r.Clients, r.PerSecond, r.P50, r.P99, r.Max, r.Errors)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// startLocalCluster starts masters as processes of this binary in dir (a temporary directory
+// when empty) and returns a function that stops them and removes the temporary directory.
+func startLocalCluster(ctx context.Context, dir string, masters int) (*cluster.Cluster, func(), error) {
+	bin, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	temp := dir == ""
+	if temp {
+		if dir, err = os.MkdirTemp("", "capstan-bench-"); err != nil {
+			return nil, nil, err
+		}
+	}
+	c, err := cluster.Start(ctx, cluster.Config{Binary: bin, Dir: dir, Masters: masters})
+	cleanup := func() {
+		if c != nil {
+			c.Close()
+		}
+		if temp {
+			os.RemoveAll(dir)
+		}
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return c, cleanup, nil
 }

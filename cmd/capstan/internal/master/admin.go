@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -27,6 +28,12 @@ func (m *Master) installAdmin() {
 	m.api.Handle(adminapi.PathHealth, http.HandlerFunc(m.serveHealth))
 	m.api.Handle(adminapi.PathSnapshot, http.HandlerFunc(m.serveSnapshot))
 	m.api.Handle(adminapi.PathHash, http.HandlerFunc(m.serveHash))
+	// Profiles, behind the API's authentication and RBAC (cluster-admin).
+	m.api.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
+	m.api.Handle("/debug/pprof/cmdline", http.HandlerFunc(pprof.Cmdline))
+	m.api.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	m.api.Handle("/debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
+	m.api.Handle("/debug/pprof/trace", http.HandlerFunc(pprof.Trace))
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
