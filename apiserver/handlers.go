@@ -209,47 +209,46 @@ func decodeParameters(query url.Values, into runtime.Object) error {
 
 func (q *request) body() ([]byte, error) { return readBody(q.r, q.s.cfg.MaxRequestBodyBytes) }
 
-func (q *request) create() error {
-	opts, err := q.writeOptions("")
+// readWrite reads the write options and decodes the body of a create or update as kind gvk.
+func (q *request) readWrite(subresource string, gvk schema.GroupVersionKind) (registry.WriteOptions, runtime.Object, error) {
+	opts, err := q.writeOptions(subresource)
 	if err != nil {
-		return err
+		return opts, nil, err
 	}
 	q.defaultManager(&opts)
 	data, err := q.body()
 	if err != nil {
-		return err
+		return opts, nil, err
 	}
-	decoded, err := decodeBody(q.r, data, q.res.GroupVersionKind(), opts.FieldValidation)
+	decoded, err := decodeBody(q.r, data, gvk, opts.FieldValidation)
 	if err != nil {
-		return err
+		return opts, nil, err
 	}
 	addWarnings(q.w, decoded.warnings)
-	obj, err := q.store.Create(q.r.Context(), q.info.namespace, decoded.obj, opts)
+	return opts, decoded.obj, nil
+}
+
+func (q *request) create() error {
+	opts, obj, err := q.readWrite("", q.res.GroupVersionKind())
 	if err != nil {
 		return err
 	}
-	return q.respond(http.StatusCreated, obj)
+	out, err := q.store.Create(q.r.Context(), q.info.namespace, obj, opts)
+	if err != nil {
+		return err
+	}
+	return q.respond(http.StatusCreated, out)
 }
 
 func (q *request) update(subresource string) error {
-	opts, err := q.writeOptions(subresource)
+	opts, obj, err := q.readWrite(subresource, q.res.GroupVersionKind())
 	if err != nil {
 		return err
 	}
-	q.defaultManager(&opts)
-	data, err := q.body()
-	if err != nil {
-		return err
-	}
-	decoded, err := decodeBody(q.r, data, q.res.GroupVersionKind(), opts.FieldValidation)
-	if err != nil {
-		return err
-	}
-	addWarnings(q.w, decoded.warnings)
-	if m, err := meta.Accessor(decoded.obj); err == nil && q.res.Namespaced && m.GetNamespace() != "" && m.GetNamespace() != q.info.namespace {
+	if m, err := meta.Accessor(obj); err == nil && q.res.Namespaced && m.GetNamespace() != "" && m.GetNamespace() != q.info.namespace {
 		return apierrors.NewBadRequest(fmt.Sprintf("the namespace of the provided object (%s) does not match the namespace sent on the request (%s)", m.GetNamespace(), q.info.namespace))
 	}
-	obj, created, err := q.store.Update(q.r.Context(), q.info.namespace, q.info.name, decoded.obj, opts)
+	out, created, err := q.store.Update(q.r.Context(), q.info.namespace, q.info.name, obj, opts)
 	if err != nil {
 		return err
 	}
@@ -257,7 +256,7 @@ func (q *request) update(subresource string) error {
 	if created {
 		code = http.StatusCreated
 	}
-	return q.respond(code, obj)
+	return q.respond(code, out)
 }
 
 // patchType reads the patch type from the Content-Type.

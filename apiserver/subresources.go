@@ -80,20 +80,11 @@ func (q *request) scale(verb string) error {
 		writeObject(q.w, http.StatusOK, output{media: mediaJSON}, sc, autoscalingv1.SchemeGroupVersion)
 		return nil
 	case "update":
-		opts, err := q.writeOptions("scale")
+		opts, obj, err := q.readWrite("scale", autoscalingv1.SchemeGroupVersion.WithKind("Scale"))
 		if err != nil {
 			return err
 		}
-		q.defaultManager(&opts)
-		data, err := q.body()
-		if err != nil {
-			return err
-		}
-		decoded, err := decodeBody(q.r, data, autoscalingv1.SchemeGroupVersion.WithKind("Scale"), opts.FieldValidation)
-		if err != nil {
-			return err
-		}
-		sc, err := q.store.UpdateScale(ctx, q.info.namespace, q.info.name, decoded.obj.(*autoscalingv1.Scale), opts)
+		sc, err := q.store.UpdateScale(ctx, q.info.namespace, q.info.name, obj.(*autoscalingv1.Scale), opts)
 		if err != nil {
 			return err
 		}

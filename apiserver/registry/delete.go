@@ -155,11 +155,7 @@ func (s *Store) remove(ctx context.Context, key string, live runtime.Object, kv 
 	if dryRun {
 		return live, raftstore.TxnResult{Succeeded: true}, nil
 	}
-	ops := []raftstore.Op{raftstore.Delete(key)}
-	if h := s.res.Strategy.Hooks; h != nil {
-		ops = append(ops, h.OnDelete(ctx, live)...)
-	}
-	res, err := s.reg.backend.Txn(ctx, raftstore.Txn{Compares: []raftstore.Compare{raftstore.ModRevisionIs(key, kv.ModRevision)}, Ops: ops})
+	res, err := s.reg.backend.Txn(ctx, raftstore.Txn{Compares: []raftstore.Compare{raftstore.ModRevisionIs(key, kv.ModRevision)}, Ops: s.deleteOps(ctx, key, live)})
 	if err == nil && res.Succeeded {
 		setRV(live, res.Revision)
 	}
@@ -206,4 +202,13 @@ func addString(list []string, v string) []string {
 
 func removeString(list []string, v string) []string {
 	return slices.DeleteFunc(slices.Clone(list), func(s string) bool { return s == v })
+}
+
+// deleteOps are the operations that delete key, holding live, with what its hooks release.
+func (s *Store) deleteOps(ctx context.Context, key string, live runtime.Object) []raftstore.Op {
+	ops := []raftstore.Op{raftstore.Delete(key)}
+	if h := s.res.Strategy.Hooks; h != nil {
+		ops = append(ops, h.OnDelete(ctx, live)...)
+	}
+	return ops
 }

@@ -191,14 +191,10 @@ func (s *Store) writeUpdate(ctx context.Context, key string, next, live runtime.
 	compares := []raftstore.Compare{raftstore.ModRevisionIs(key, liveKV.ModRevision)}
 	// An object being deleted goes away when its last finalizer is removed.
 	if nm.GetDeletionTimestamp() != nil && lm.GetDeletionTimestamp() != nil && !s.res.Strategy.held(next, nm.GetFinalizers()) {
-		ops := []raftstore.Op{raftstore.Delete(key)}
-		if h := s.res.Strategy.Hooks; h != nil {
-			ops = append(ops, h.OnDelete(ctx, live)...)
-		}
 		if opts.DryRun {
 			return next, raftstore.TxnResult{Succeeded: true}, nil
 		}
-		res, err := s.reg.backend.Txn(ctx, raftstore.Txn{Compares: compares, Ops: ops})
+		res, err := s.reg.backend.Txn(ctx, raftstore.Txn{Compares: compares, Ops: s.deleteOps(ctx, key, live)})
 		if err == nil && res.Succeeded {
 			setRV(next, res.Revision)
 		}

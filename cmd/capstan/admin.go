@@ -105,11 +105,24 @@ func adminRootCommand() *command {
 	}}
 }
 
-func membersCommand() *command {
+// memberChange is a membership command taking one member ID and --force.
+func memberChange(name, summary, done string, change func(c *adminapi.Client, ctx context.Context, id string, force bool) error) *command {
 	var force bool
-	forceFlag := func(fs *pflag.FlagSet) {
+	return adminCommand(name, summary, func(fs *pflag.FlagSet) {
 		fs.BoolVar(&force, "force", false, "Do it even if it would break quorum or the member has not caught up.")
-	}
+	}, func(ctx context.Context, c *adminapi.Client, _ *adminOptions, args []string, out io.Writer) error {
+		if err := exactArgs(args, "ID"); err != nil {
+			return err
+		}
+		if err := change(c, ctx, args[0], force); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "member %s %s\n", args[0], done)
+		return nil
+	})
+}
+
+func membersCommand() *command {
 	return &command{name: "members", summary: "list and change the masters", subs: []*command{
 		adminCommand("list", "list the masters with their role and health", nil, func(ctx context.Context, c *adminapi.Client, o *adminOptions, args []string, out io.Writer) error {
 			if err := noArgs(args); err != nil {
@@ -134,36 +147,9 @@ func membersCommand() *command {
 			fmt.Fprintf(out, "member %s added as a non-voter; it becomes a voter once caught up\n", args[0])
 			return nil
 		}),
-		adminCommand("remove", "remove a master for good (its ID can never be reused): remove ID", forceFlag, func(ctx context.Context, c *adminapi.Client, _ *adminOptions, args []string, out io.Writer) error {
-			if err := exactArgs(args, "ID"); err != nil {
-				return err
-			}
-			if err := c.RemoveMember(ctx, args[0], force); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "member %s removed\n", args[0])
-			return nil
-		}),
-		adminCommand("promote", "make a non-voter a voter: promote ID", forceFlag, func(ctx context.Context, c *adminapi.Client, _ *adminOptions, args []string, out io.Writer) error {
-			if err := exactArgs(args, "ID"); err != nil {
-				return err
-			}
-			if err := c.Promote(ctx, args[0], force); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "member %s is a voter\n", args[0])
-			return nil
-		}),
-		adminCommand("demote", "make a voter a non-voter: demote ID", forceFlag, func(ctx context.Context, c *adminapi.Client, _ *adminOptions, args []string, out io.Writer) error {
-			if err := exactArgs(args, "ID"); err != nil {
-				return err
-			}
-			if err := c.Demote(ctx, args[0], force); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "member %s is a non-voter\n", args[0])
-			return nil
-		}),
+		memberChange("remove", "remove a master for good (its ID can never be reused): remove ID", "removed", (*adminapi.Client).RemoveMember),
+		memberChange("promote", "make a non-voter a voter: promote ID", "is a voter", (*adminapi.Client).Promote),
+		memberChange("demote", "make a voter a non-voter: demote ID", "is a non-voter", (*adminapi.Client).Demote),
 	}}
 }
 

@@ -108,12 +108,7 @@ func benchStoreCommand() *command {
 			for _, rep := range reports {
 				fmt.Fprintf(out, "%d members, log store %s, %d-byte values, %s per run, writes via %s\n",
 					rep.Members, rep.LogStore, rep.ValueSize, o.cfg.Duration.Round(time.Millisecond), map[bool]string{true: "a follower", false: "the leader"}[rep.ViaFollower])
-				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-				fmt.Fprintln(tw, "OP\tCLIENTS\tOPS/S\tP50 MS\tP99 MS\tERRORS\t")
-				for _, r := range rep.Results {
-					fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\t\n", r.Op, r.Clients, r.PerSecond, r.P50, r.P99, r.Errors)
-				}
-				if err := tw.Flush(); err != nil {
+				if err := printResults(out, rep.Results); err != nil {
 					return err
 				}
 				fmt.Fprintln(out)
@@ -206,12 +201,7 @@ func benchAPICommand() *command {
 				return printJSON(out, rep)
 			}
 			fmt.Fprintf(out, "%d masters, %d clients, %s per run, pods in namespace %s\n", rep.Masters, o.cfg.Clients, rep.Duration, o.cfg.Namespace)
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "OP\tCLIENTS\tOPS/S\tP50 MS\tP99 MS\tMAX MS\tERRORS\t")
-			for _, r := range rep.Results {
-				fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t\n", r.Op, r.Clients, r.PerSecond, r.P50, r.P99, r.Max, r.Errors)
-			}
-			return tw.Flush()
+			return printResults(out, rep.Results)
 		},
 	}
 }
@@ -243,4 +233,14 @@ func startLocalCluster(ctx context.Context, dir string, masters int) (*cluster.C
 		return nil, nil, err
 	}
 	return c, cleanup, nil
+}
+
+// printResults prints benchmark results as a right-aligned table.
+func printResults(out io.Writer, results []storebench.Result) error {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "OP\tCLIENTS\tOPS/S\tP50 MS\tP99 MS\tMAX MS\tERRORS\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t\n", r.Op, r.Clients, r.PerSecond, r.P50, r.P99, r.Max, r.Errors)
+	}
+	return tw.Flush()
 }

@@ -58,7 +58,7 @@ func RunBaseline(ctx context.Context, cfg Config) (Report, error) {
 	rep := Report{Members: cfg.Members, LogStore: cfg.LogStore + " (bare raft)", ValueSize: cfg.ValueSize, Duration: cfg.Duration.String()}
 	value := make([]byte, cfg.ValueSize)
 	for _, n := range cfg.Concurrency {
-		r := measure(ctx, "write", n, cfg.Duration, func(context.Context) error {
+		r := Measure(ctx, "write", n, cfg.Duration, func(context.Context, int) error {
 			return leader.Apply(value, 10*time.Second).Error()
 		})
 		rep.Results = append(rep.Results, r)

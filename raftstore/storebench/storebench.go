@@ -68,7 +68,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Result is one measured run.
+// Result is one measured run. The API benchmark uses it too.
 type Result struct {
 	// Op is "write" or "linearizable-read".
 	Op string `json:"op"`
@@ -79,9 +79,10 @@ type Result struct {
 	Errors int64 `json:"errors"`
 	// PerSecond is Ops divided by the run's duration.
 	PerSecond float64 `json:"perSecond"`
-	// P50 and P99 are latency percentiles in milliseconds.
+	// P50 and P99 are latency percentiles, and Max the slowest operation, in milliseconds.
 	P50 float64 `json:"p50Ms"`
 	P99 float64 `json:"p99Ms"`
+	Max float64 `json:"maxMs"`
 }
 
 // Report is the whole benchmark's outcome.
@@ -136,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	for _, n := range cfg.Concurrency {
 		var seq atomic.Int64
-		r := measure(ctx, "write", n, cfg.Duration, func(ctx context.Context) error {
+		r := Measure(ctx, "write", n, cfg.Duration, func(ctx context.Context, _ int) error {
 			key := fmt.Sprintf("/bench/%d", seq.Add(1)%100_000)
 			_, err := target.Txn(ctx, raftstore.Txn{Ops: []raftstore.Op{raftstore.Put(key, value)}})
 			return err
@@ -144,7 +145,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.Results = append(rep.Results, r)
 	}
 	if cfg.Readers > 0 {
-		r := measure(ctx, "linearizable-read", cfg.Readers, cfg.Duration, func(ctx context.Context) error {
+		r := Measure(ctx, "linearizable-read", cfg.Readers, cfg.Duration, func(ctx context.Context, _ int) error {
 			_, _, _, err := follower.Get(ctx, "/bench/1", raftstore.ReadOptions{})
 			return err
 		})
@@ -153,8 +154,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return rep, nil
 }
 
-// measure runs op from clients goroutines for d and summarises the latencies.
-func measure(ctx context.Context, name string, clients int, d time.Duration, op func(context.Context) error) Result {
+// Measure runs op from clients goroutines for d, each call with a 10 s timeout and the index of
+// its client, and summarises the latencies of the calls that succeeded.
+func Measure(ctx context.Context, name string, clients int, d time.Duration, op func(ctx context.Context, client int) error) Result {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var (
@@ -172,7 +174,7 @@ func measure(ctx context.Context, name string, clients int, d time.Duration, op 
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				opCtx, opCancel := context.WithTimeout(context.Background(), 10*time.Second)
-				err := op(opCtx)
+				err := op(opCtx, c)
 				opCancel()
 				if err != nil {
 					errs.Add(1)
@@ -186,10 +188,17 @@ func measure(ctx context.Context, name string, clients int, d time.Duration, op 
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	return Summarise(name, clients, latencies, errs.Load(), time.Since(start))
+}
+
+// Summarise turns the latencies of successful operations over elapsed into a Result.
+func Summarise(name string, clients int, latencies []time.Duration, errs int64, elapsed time.Duration) Result {
 	slices.Sort(latencies)
-	r := Result{Op: name, Clients: clients, Ops: int64(len(latencies)), Errors: errs.Load(), PerSecond: float64(len(latencies)) / elapsed.Seconds()}
+	r := Result{Op: name, Clients: clients, Ops: int64(len(latencies)), Errors: errs, PerSecond: float64(len(latencies)) / elapsed.Seconds()}
 	r.P50, r.P99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+	if len(latencies) > 0 {
+		r.Max = float64(latencies[len(latencies)-1].Microseconds()) / 1000
+	}
 	return r
 }
 

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/capstan-io/capstan/raftstore/storebench"
 )
 
 // Config says what to measure.
@@ -61,16 +62,7 @@ func (c Config) Validate() error {
 }
 
 // Result is one measured run.
-type Result struct {
-	Op        string  `json:"op"`
-	Clients   int     `json:"clients"`
-	Ops       int64   `json:"ops"`
-	Errors    int64   `json:"errors"`
-	PerSecond float64 `json:"perSecond"`
-	P50       float64 `json:"p50Ms"`
-	P99       float64 `json:"p99Ms"`
-	Max       float64 `json:"maxMs"`
-}
+type Result = storebench.Result
 
 // Report is the benchmark's outcome.
 type Report struct {
@@ -118,7 +110,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	// Each client works on its own pods, so updates never conflict with each other.
 	owned := make([][]*corev1.Pod, cfg.Clients)
 	var seq atomic.Int64
-	rep.Results = append(rep.Results, measure(ctx, "create", cfg.Clients, cfg.Duration, func(ctx context.Context, client int) error {
+	rep.Results = append(rep.Results, storebench.Measure(ctx, "create", cfg.Clients, cfg.Duration, func(ctx context.Context, client int) error {
 		p, err := pods.Create(ctx, podSpec("bench-"+strconv.FormatInt(seq.Add(1), 10)), metav1.CreateOptions{})
 		if err == nil {
 			owned[client] = append(owned[client], p)
@@ -126,7 +118,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return err
 	}))
 	next := make([]int, cfg.Clients)
-	rep.Results = append(rep.Results, measure(ctx, "update", cfg.Clients, cfg.Duration, func(ctx context.Context, client int) error {
+	rep.Results = append(rep.Results, storebench.Measure(ctx, "update", cfg.Clients, cfg.Duration, func(ctx context.Context, client int) error {
 		mine := owned[client]
 		if len(mine) == 0 {
 			return errors.New("no pod to update")
@@ -141,7 +133,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 		return err
 	}))
-	rep.Results = append(rep.Results, measure(ctx, "get", cfg.Clients, cfg.Duration, func(ctx context.Context, client int) error {
+	rep.Results = append(rep.Results, storebench.Measure(ctx, "get", cfg.Clients, cfg.Duration, func(ctx context.Context, client int) error {
 		mine := owned[client]
 		if len(mine) == 0 {
 			return errors.New("no pod to get")
@@ -150,7 +142,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		_, err := pods.Get(ctx, mine[next[client]%len(mine)].Name, metav1.GetOptions{})
 		return err
 	}))
-	rep.Results = append(rep.Results, measure(ctx, "list-100", cfg.Clients, cfg.Duration, func(ctx context.Context, client int) error {
+	rep.Results = append(rep.Results, storebench.Measure(ctx, "list-100", cfg.Clients, cfg.Duration, func(ctx context.Context, client int) error {
 		_, err := pods.List(ctx, metav1.ListOptions{Limit: 100})
 		return err
 	}))
@@ -162,50 +154,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.Results = append(rep.Results, r)
 	}
 	return rep, nil
-}
-
-// measure runs op from clients goroutines for d and summarises the latencies.
-func measure(ctx context.Context, name string, clients int, d time.Duration, op func(ctx context.Context, client int) error) Result {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var mu sync.Mutex
-	var all []time.Duration
-	var errs atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for c := 0; c < clients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var lat []time.Duration
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				opCtx, opCancel := context.WithTimeout(context.Background(), 30*time.Second)
-				err := op(opCtx, c)
-				opCancel()
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			mu.Lock()
-			all = append(all, lat...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return summarise(name, clients, all, errs.Load(), time.Since(start))
-}
-
-func summarise(name string, clients int, lat []time.Duration, errs int64, elapsed time.Duration) Result {
-	slices.Sort(lat)
-	r := Result{Op: name, Clients: clients, Ops: int64(len(lat)), Errors: errs, PerSecond: float64(len(lat)) / elapsed.Seconds()}
-	if len(lat) > 0 {
-		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-		r.P50, r.P99, r.Max = ms(lat[(len(lat)-1)/2]), ms(lat[(len(lat)-1)*99/100]), ms(lat[len(lat)-1])
-	}
-	return r
 }
 
 // measureWatch opens cfg.Watchers watches spread over the masters, then writes cfg.WatchEvents
@@ -291,7 +239,7 @@ func measureWatch(ctx context.Context, cfg Config, clients []*kubernetes.Clients
 			for _, w := range watches {
 				w.Stop()
 			}
-			return summarise(fmt.Sprintf("watch-delivery (%d watchers)", cfg.Watchers), cfg.Watchers, lat, int64(want-got)+errs, time.Since(startRun)), nil
+			return storebench.Summarise(fmt.Sprintf("watch-delivery (%d watchers)", cfg.Watchers), cfg.Watchers, lat, int64(want-got)+errs, time.Since(startRun)), nil
 		}
 	}
 	for _, w := range watches {
@@ -300,6 +248,6 @@ func measureWatch(ctx context.Context, cfg Config, clients []*kubernetes.Clients
 	go func() { opened.Wait(); close(arrivals) }()
 	for range arrivals {
 	}
-	r := summarise(fmt.Sprintf("watch-delivery (%d watchers)", cfg.Watchers), cfg.Watchers, lat, errs, time.Since(startRun))
+	r := storebench.Summarise(fmt.Sprintf("watch-delivery (%d watchers)", cfg.Watchers), cfg.Watchers, lat, errs, time.Since(startRun))
 	return r, nil
 }
