@@ -91,9 +91,13 @@ func (q *request) checkScope() error {
 
 // writeOptions reads dryRun, fieldManager, fieldValidation and force.
 func (q *request) writeOptions(subresource string) (registry.WriteOptions, error) {
+	fence, err := q.fence()
+	if err != nil {
+		return registry.WriteOptions{}, err
+	}
 	opts := registry.WriteOptions{
 		FieldManager: q.query.Get("fieldManager"), FieldValidation: q.query.Get("fieldValidation"),
-		Subresource: subresource, Force: isTrue(q.query.Get("force")), Admit: q.admit,
+		Subresource: subresource, Force: isTrue(q.query.Get("force")), Admit: q.admit, Fence: fence,
 	}
 	for _, d := range q.query["dryRun"] {
 		if d != metav1.DryRunAll {
@@ -348,7 +352,11 @@ func (q *request) delete() error {
 	if err != nil {
 		return err
 	}
-	obj, gone, err := q.store.Delete(q.r.Context(), q.info.namespace, q.info.name, opts, registry.WriteOptions{DryRun: dryRun, Admit: q.admit})
+	fence, err := q.fence()
+	if err != nil {
+		return err
+	}
+	obj, gone, err := q.store.Delete(q.r.Context(), q.info.namespace, q.info.name, opts, registry.WriteOptions{DryRun: dryRun, Admit: q.admit, Fence: fence})
 	if err != nil {
 		return err
 	}
@@ -378,7 +386,11 @@ func (q *request) deleteCollection() error {
 	if err := decodeParameters(q.query, &listOpts); err != nil {
 		return err
 	}
-	list, err := q.store.DeleteCollection(q.r.Context(), q.info.namespace, listOpts, opts, registry.WriteOptions{DryRun: dryRun, Admit: q.admit})
+	fence, err := q.fence()
+	if err != nil {
+		return err
+	}
+	list, err := q.store.DeleteCollection(q.r.Context(), q.info.namespace, listOpts, opts, registry.WriteOptions{DryRun: dryRun, Admit: q.admit, Fence: fence})
 	if err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func (q *request) binding() error {
 	if err != nil {
 		return err
 	}
-	_, err = q.store.Mutate(q.r.Context(), q.info.namespace, q.info.name, opts.DryRun, func(o runtime.Object) error {
+	_, err = q.store.Mutate(q.r.Context(), q.info.namespace, q.info.name, opts, func(o runtime.Object) error {
 		return bindPod(o.(*corev1.Pod), b)
 	})
 	if err != nil {
@@ -212,7 +212,11 @@ func (q *request) eviction() error {
 		opts = *ev.DeleteOptions
 	}
 	dryRun := len(opts.DryRun) > 0
-	if _, _, err := q.store.Delete(q.r.Context(), q.info.namespace, q.info.name, opts, registry.WriteOptions{DryRun: dryRun, Admit: q.admit}); err != nil {
+	fence, err := q.fence()
+	if err != nil {
+		return err
+	}
+	if _, _, err := q.store.Delete(q.r.Context(), q.info.namespace, q.info.name, opts, registry.WriteOptions{DryRun: dryRun, Admit: q.admit, Fence: fence}); err != nil {
 		return err
 	}
 	success(q.w, http.StatusCreated)
@@ -238,7 +242,7 @@ func (q *request) finalize() error {
 	if err != nil {
 		return err
 	}
-	out, err := q.store.Mutate(q.r.Context(), "", q.info.name, opts.DryRun, func(o runtime.Object) error {
+	out, err := q.store.Mutate(q.r.Context(), "", q.info.name, opts, func(o runtime.Object) error {
 		ns := o.(*corev1.Namespace)
 		if want.ResourceVersion != "" && want.ResourceVersion != ns.ResourceVersion {
 			return apierrors.NewConflict(schema.GroupResource{Resource: "namespaces"}, ns.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))

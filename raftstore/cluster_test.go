@@ -273,3 +273,53 @@ func TestListPagesConsistently(t *testing.T) {
 		t.Errorf("paged keys = %v; want /p/00../p/09 as of the first page", keys)
 	}
 }
+
+func TestLeaderFenceRejectsADeposedLeadersWrites(t *testing.T) {
+	c := newCluster(t, 3, LogStoreWAL, nil)
+	old := c.waitLeader()
+	fence, ok := old.LeaderFence()
+	if !ok {
+		t.Fatal("a ready leader has no fence")
+	}
+	ctx := testContext(t)
+	if _, err := old.Txn(ctx, Txn{Compares: []Compare{fence}, Ops: []Op{Put("/fenced/1", []byte("ok"))}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.TransferLeadership(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a new ready leader", func() bool {
+		l := c.waitLeader()
+		_, ok := l.LeaderFence()
+		return l != old && ok
+	})
+	if _, ok := old.LeaderFence(); ok {
+		t.Error("the deposed leader still reports a fence")
+	}
+	res, err := old.Txn(ctx, Txn{Compares: []Compare{fence}, Ops: []Op{Put("/fenced/2", []byte("late"))}})
+	if err != nil || res.Succeeded {
+		t.Errorf("a write with the old leader's fence after a new leader took over = %+v, %v; want a failed compare", res, err)
+	}
+}
+
+func TestOpGuards(t *testing.T) {
+	c := newCluster(t, 1, LogStoreWAL, nil)
+	s := c.get("m0")
+	a := put(t, s, "/g/a", "1")
+	put(t, s, "/g/b", "1")
+	res, err := s.Txn(testContext(t), Txn{Ops: []Op{
+		{Type: OpPut, Key: "/g/a", Value: []byte("2"), If: []Compare{ModRevisionIs("/g/a", a.Revision)}},
+		{Type: OpPut, Key: "/g/b", Value: []byte("2"), If: []Compare{ModRevisionIs("/g/b", a.Revision)}},
+		{Type: OpDelete, Key: "/g/c", If: []Compare{Exists("/g/c")}},
+	}})
+	if err != nil || !res.Succeeded {
+		t.Fatalf("Txn = %+v, %v", res, err)
+	}
+	if res.Ops[0].Skipped || !res.Ops[1].Skipped || !res.Ops[2].Skipped {
+		t.Errorf("op results = %+v; want the first applied, the others skipped", res.Ops)
+	}
+	kv, _, _, _ := s.Get(testContext(t), "/g/b", ReadOptions{})
+	if string(kv.Value) != "1" {
+		t.Errorf("/g/b = %q after its guard failed; want 1", kv.Value)
+	}
+}

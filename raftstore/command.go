@@ -22,7 +22,10 @@ const (
 )
 
 const (
-	txnVersion1     = 1
+	// txnVersion1 is a transaction without per-op guards; it is still decoded, no longer written.
+	txnVersion1 = 1
+	// txnVersion2 adds a list of guard compares to every op.
+	txnVersion2     = 2
 	compactVersion1 = 1
 )
 
@@ -81,6 +84,10 @@ type Op struct {
 	Type  OpType
 	Key   string
 	Value []byte
+	// If guards this op alone: when one of its compares fails the op is skipped (its
+	// OpResult says so) and the rest of the transaction still applies. Guards see the state
+	// before the transaction.
+	If []Compare
 }
 
 // Put returns an Op writing value under key.
@@ -89,8 +96,8 @@ func Put(key string, value []byte) Op { return Op{Type: OpPut, Key: key, Value: 
 // Delete returns an Op deleting key.
 func Delete(key string) Op { return Op{Type: OpDelete, Key: key} }
 
-// Txn is an atomic transaction: if every Compare holds, every Op is applied at one revision;
-// otherwise nothing is. A key may appear in at most one Op.
+// Txn is an atomic transaction: if every Compare holds, every Op whose own guards (Op.If) hold
+// is applied at one revision; otherwise nothing is. A key may appear in at most one Op.
 type Txn struct {
 	Compares []Compare
 	Ops      []Op
@@ -117,6 +124,8 @@ type TxnResult struct {
 
 // OpResult is the outcome of one Op.
 type OpResult struct {
+	// Skipped reports that one of the op's guards failed and the op was not applied.
+	Skipped bool
 	// Existed reports whether the key existed before the op.
 	Existed bool
 	// CreateRevision and Version are the key's after a put.
@@ -144,24 +153,22 @@ var errDecode = errors.New("decode command")
 
 // encodeTxn encodes a transaction command.
 func encodeTxn(c *txnCommand) []byte {
-	n := 2 + len(c.id) + binary.MaxVarintLen64*3
+	n := 2 + len(c.id) + binary.MaxVarintLen64*4
 	for _, cmp := range c.txn.Compares {
 		n += 1 + binary.MaxVarintLen64*2 + len(cmp.Key)
 	}
 	for _, op := range c.txn.Ops {
-		n += 1 + binary.MaxVarintLen64*2 + len(op.Key) + len(op.Value)
+		n += 1 + binary.MaxVarintLen64*3 + len(op.Key) + len(op.Value)
+		for _, cmp := range op.If {
+			n += 1 + binary.MaxVarintLen64*2 + len(cmp.Key)
+		}
 	}
 	b := make([]byte, 0, n)
-	b = append(b, byte(cmdTxn), txnVersion1)
+	b = append(b, byte(cmdTxn), txnVersion2)
 	b = append(b, c.id[:]...)
 	b = binary.AppendVarint(b, c.proposed)
 	b = binary.AppendVarint(b, c.quota)
-	b = binary.AppendUvarint(b, uint64(len(c.txn.Compares)))
-	for _, cmp := range c.txn.Compares {
-		b = append(b, byte(cmp.Target))
-		b = appendString(b, cmp.Key)
-		b = binary.AppendUvarint(b, cmp.Value)
-	}
+	b = appendCompares(b, c.txn.Compares)
 	b = binary.AppendUvarint(b, uint64(len(c.txn.Ops)))
 	for _, op := range c.txn.Ops {
 		b = append(b, byte(op.Type))
@@ -170,6 +177,17 @@ func encodeTxn(c *txnCommand) []byte {
 			b = binary.AppendUvarint(b, uint64(len(op.Value)))
 			b = append(b, op.Value...)
 		}
+		b = appendCompares(b, op.If)
+	}
+	return b
+}
+
+func appendCompares(b []byte, compares []Compare) []byte {
+	b = binary.AppendUvarint(b, uint64(len(compares)))
+	for _, cmp := range compares {
+		b = append(b, byte(cmp.Target))
+		b = appendString(b, cmp.Key)
+		b = binary.AppendUvarint(b, cmp.Value)
 	}
 	return b
 }
@@ -266,8 +284,8 @@ func decodeCommand(data []byte) (any, error) {
 	}
 	var cmd any
 	switch {
-	case typ == cmdTxn && ver == txnVersion1:
-		cmd = d.txn()
+	case typ == cmdTxn && (ver == txnVersion1 || ver == txnVersion2):
+		cmd = d.txn(ver)
 	case typ == cmdCompact && ver == compactVersion1:
 		cmd = &compactCommand{revision: d.uvarint()}
 	default:
@@ -282,7 +300,7 @@ func decodeCommand(data []byte) (any, error) {
 	return cmd, nil
 }
 
-func (d *decoder) txn() *txnCommand {
+func (d *decoder) txn(version uint8) *txnCommand {
 	c := &txnCommand{}
 	if len(d.b) < len(c.id) {
 		d.fail("truncated request ID")
@@ -292,15 +310,7 @@ func (d *decoder) txn() *txnCommand {
 	d.b = d.b[len(c.id):]
 	c.proposed = d.varint()
 	c.quota = d.varint()
-	if n := d.count(3); n > 0 {
-		c.txn.Compares = make([]Compare, n)
-		for i := range c.txn.Compares {
-			cmp := &c.txn.Compares[i]
-			cmp.Target = CompareTarget(d.byte())
-			cmp.Key = string(d.bytes())
-			cmp.Value = d.uvarint()
-		}
-	}
+	c.txn.Compares = d.compares()
 	if n := d.count(2); n > 0 {
 		c.txn.Ops = make([]Op, n)
 		for i := range c.txn.Ops {
@@ -310,9 +320,24 @@ func (d *decoder) txn() *txnCommand {
 			if op.Type == OpPut {
 				op.Value = d.bytes()
 			}
+			if version >= txnVersion2 {
+				op.If = d.compares()
+			}
 		}
 	}
 	return c
+}
+
+func (d *decoder) compares() []Compare {
+	n := d.count(3)
+	if n == 0 {
+		return nil
+	}
+	out := make([]Compare, n)
+	for i := range out {
+		out[i] = Compare{Target: CompareTarget(d.byte()), Key: string(d.bytes()), Value: d.uvarint()}
+	}
+	return out
 }
 
 // unknownCommandError reports a command type or version this binary does not know.
@@ -352,6 +377,11 @@ func validateTxn(t *Txn, limits txnLimits) error {
 		}
 	}
 	for i, op := range t.Ops {
+		for j, c := range op.If {
+			if c.Key == "" || c.Target < CompareExists || c.Target > CompareVersion {
+				return fmt.Errorf("%w: guard %d of op %d has an empty key or unknown target %d", ErrInvalidRequest, j, i, c.Target)
+			}
+		}
 		if op.Key == "" {
 			return fmt.Errorf("%w: op %d has an empty key", ErrInvalidRequest, i)
 		}

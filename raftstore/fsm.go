@@ -171,9 +171,22 @@ func (f *fsm) execTxn(rev uint64, c *txnCommand) (*applyResult, []watch.Event) {
 			return &applyResult{res: res}, nil
 		}
 	}
+	// Guards see the state before the transaction.
+	skip := make([]bool, len(t.Ops))
+	for i, op := range t.Ops {
+		for _, g := range op.If {
+			if kv, ok := f.tree.Get(g.Key); !compareHolds(g, kv, ok) {
+				skip[i] = true
+				break
+			}
+		}
+	}
 	if c.quota > 0 {
 		var delta int64
-		for _, op := range t.Ops {
+		for i, op := range t.Ops {
+			if skip[i] {
+				continue
+			}
 			old, ok := f.tree.Get(op.Key)
 			switch {
 			case op.Type == OpPut && ok:
@@ -193,6 +206,10 @@ func (f *fsm) execTxn(rev uint64, c *txnCommand) (*applyResult, []watch.Event) {
 	res.Ops = make([]OpResult, len(t.Ops))
 	events := make([]watch.Event, 0, len(t.Ops))
 	for i, op := range t.Ops {
+		if skip[i] {
+			res.Ops[i] = OpResult{Skipped: true}
+			continue
+		}
 		switch op.Type {
 		case OpPut:
 			prev, existed, kv := f.tree.Put(op.Key, op.Value, rev)

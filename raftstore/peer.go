@@ -92,7 +92,7 @@ func encodeResult(r *applyResult, withKV bool) []byte {
 	b = appendString(b, msg)
 	b = binary.AppendUvarint(b, uint64(len(r.res.Ops)))
 	for _, op := range r.res.Ops {
-		b = appendBool(b, op.Existed)
+		b = append(b, opFlags(op))
 		b = binary.AppendUvarint(b, op.CreateRevision)
 		b = binary.AppendUvarint(b, op.Version)
 	}
@@ -123,7 +123,8 @@ func decodeResult(b []byte) (*applyResult, error) {
 	if n := d.count(3); n > 0 {
 		r.res.Ops = make([]OpResult, n)
 		for i := range r.res.Ops {
-			r.res.Ops[i] = OpResult{Existed: d.byte() != 0, CreateRevision: d.uvarint(), Version: d.uvarint()}
+			flags := d.byte()
+			r.res.Ops[i] = OpResult{Existed: flags&1 != 0, Skipped: flags&2 != 0, CreateRevision: d.uvarint(), Version: d.uvarint()}
 		}
 	}
 	if d.byte() != 0 {
@@ -135,6 +136,18 @@ func decodeResult(b []byte) (*applyResult, error) {
 		d.fail("%d trailing bytes", len(d.b))
 	}
 	return r, d.err
+}
+
+// opFlags packs an OpResult's booleans: bit 0 existed, bit 1 skipped.
+func opFlags(op OpResult) byte {
+	var f byte
+	if op.Existed {
+		f |= 1
+	}
+	if op.Skipped {
+		f |= 2
+	}
+	return f
 }
 
 func appendBool(b []byte, v bool) []byte {

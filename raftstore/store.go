@@ -51,6 +51,8 @@ type Store struct {
 
 	// readyTerm is the last term in which this member, as leader, completed a Barrier.
 	readyTerm atomic.Uint64
+	// fence is the fence this member wrote as leader of its last term.
+	fence atomic.Pointer[leaderFence]
 	verifyCh  chan chan error // read-index leadership checks, batched by verifyLoop
 
 	leaderMu     sync.Mutex    // protects leaderChange
@@ -348,6 +350,25 @@ func (s *Store) Hash() (uint64, [32]byte) {
 	return v.Revision(), v.Hash()
 }
 
+// fenceKey is rewritten by every leader once its term's barrier is done.
+const fenceKey = SystemPrefix + "leader"
+
+// leaderFence is the revision at which a leader wrote the fence key in its term.
+type leaderFence struct {
+	term, rev uint64
+}
+
+// LeaderFence returns a compare that holds only until another leader takes over: add it to
+// writes made on behalf of this leader (its controllers), so a deposed leader's late writes
+// fail instead of landing. ok is false when this member is not a ready leader.
+func (s *Store) LeaderFence() (c Compare, ok bool) {
+	f := s.fence.Load()
+	if f == nil || s.raft.State() != raft.Leader || s.raft.CurrentTerm() != f.term || s.readyTerm.Load() != f.term {
+		return Compare{}, false
+	}
+	return ModRevisionIs(fenceKey, f.rev), true
+}
+
 // WaitLeader blocks until the cluster has a leader that has completed its barrier, or ctx ends.
 func (s *Store) WaitLeader(ctx context.Context) error {
 	for {
@@ -465,6 +486,16 @@ func (s *Store) lead(ctx context.Context, term uint64) {
 	if ctx.Err() != nil || s.raft.CurrentTerm() != term {
 		return
 	}
+	// The fence: a key every new leader rewrites, whose revision guards its own term's writes.
+	res, err := s.Txn(ctx, Txn{Ops: []Op{Put(fenceKey, []byte(fmt.Sprintf(`{"leader":%q,"term":%d}`, s.cfg.NodeID, term)))}})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("could not write the leader fence; transferring leadership", "term", term, "error", err)
+			_ = s.raft.LeadershipTransfer().Error()
+		}
+		return
+	}
+	s.fence.Store(&leaderFence{term: term, rev: res.Revision})
 	s.readyTerm.Store(term)
 	s.notifyLeaderChange()
 	s.log.Info("leading", "term", term, "revision", s.fsm.revision())

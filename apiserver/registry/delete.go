@@ -23,7 +23,6 @@ const (
 // Delete deletes an object, or starts its graceful deletion. It returns the object and
 // whether it is gone now (false while a grace period or finalizers hold it).
 func (s *Store) Delete(ctx context.Context, ns, name string, opts metav1.DeleteOptions, w WriteOptions) (runtime.Object, bool, error) {
-	dryRun := w.DryRun
 	key, err := s.key(ns, name)
 	if err != nil {
 		return nil, false, err
@@ -46,9 +45,9 @@ func (s *Store) Delete(ctx context.Context, ns, name string, opts metav1.DeleteO
 		var res raftstore.TxnResult
 		var out runtime.Object
 		if pending {
-			out, res, err = s.writeDeletionState(ctx, key, next, kv, dryRun)
+			out, res, err = s.writeDeletionState(ctx, key, next, kv, w)
 		} else {
-			out, res, err = s.remove(ctx, key, live, kv, dryRun)
+			out, res, err = s.remove(ctx, key, live, kv, w)
 		}
 		if err != nil {
 			return nil, false, err
@@ -135,15 +134,16 @@ func propagationPolicy(opts metav1.DeleteOptions) metav1.DeletionPropagation {
 }
 
 // writeDeletionState stores an object whose deletion waits.
-func (s *Store) writeDeletionState(ctx context.Context, key string, next runtime.Object, kv raftstore.KeyValue, dryRun bool) (runtime.Object, raftstore.TxnResult, error) {
+func (s *Store) writeDeletionState(ctx context.Context, key string, next runtime.Object, kv raftstore.KeyValue, w WriteOptions) (runtime.Object, raftstore.TxnResult, error) {
 	data, err := s.encode(next)
 	if err != nil {
 		return nil, raftstore.TxnResult{}, err
 	}
-	if dryRun {
+	if w.DryRun {
 		return next, raftstore.TxnResult{Succeeded: true}, nil
 	}
-	res, err := s.reg.backend.Txn(ctx, raftstore.Txn{Compares: []raftstore.Compare{raftstore.ModRevisionIs(key, kv.ModRevision)}, Ops: []raftstore.Op{raftstore.Put(key, data)}})
+	m, _ := meta.Accessor(next)
+	res, err := s.txn(ctx, m.GetName(), []raftstore.Compare{raftstore.ModRevisionIs(key, kv.ModRevision)}, []raftstore.Op{raftstore.Put(key, data)}, w)
 	if err == nil && res.Succeeded {
 		setRV(next, res.Revision)
 	}
@@ -151,11 +151,12 @@ func (s *Store) writeDeletionState(ctx context.Context, key string, next runtime
 }
 
 // remove deletes the key if it is unchanged since kv.
-func (s *Store) remove(ctx context.Context, key string, live runtime.Object, kv raftstore.KeyValue, dryRun bool) (runtime.Object, raftstore.TxnResult, error) {
-	if dryRun {
+func (s *Store) remove(ctx context.Context, key string, live runtime.Object, kv raftstore.KeyValue, w WriteOptions) (runtime.Object, raftstore.TxnResult, error) {
+	if w.DryRun {
 		return live, raftstore.TxnResult{Succeeded: true}, nil
 	}
-	res, err := s.reg.backend.Txn(ctx, raftstore.Txn{Compares: []raftstore.Compare{raftstore.ModRevisionIs(key, kv.ModRevision)}, Ops: s.deleteOps(ctx, key, live)})
+	m, _ := meta.Accessor(live)
+	res, err := s.txn(ctx, m.GetName(), []raftstore.Compare{raftstore.ModRevisionIs(key, kv.ModRevision)}, s.deleteOps(ctx, key, live), w)
 	if err == nil && res.Succeeded {
 		setRV(live, res.Revision)
 	}

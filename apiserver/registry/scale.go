@@ -133,7 +133,7 @@ func (s *Store) scaleWrite(ctx context.Context, ns, name string, opts WriteOptio
 	if err := s.checkScalable(); err != nil {
 		return nil, err
 	}
-	out, _, err := s.guaranteedUpdate(ctx, ns, name, WriteOptions{DryRun: opts.DryRun, Subresource: subresourceRaw}, func(live runtime.Object) (runtime.Object, error) {
+	out, _, err := s.guaranteedUpdate(ctx, ns, name, WriteOptions{DryRun: opts.DryRun, Fence: opts.Fence, Admit: opts.Admit, Subresource: subresourceRaw}, func(live runtime.Object) (runtime.Object, error) {
 		if live == nil {
 			return nil, apierrors.NewNotFound(s.gr, name)
 		}

@@ -73,10 +73,27 @@ type WriteOptions struct {
 	Subresource string
 	// Force takes over conflicting fields in a server-side apply.
 	Force bool
+	// Fence is added to the compares of every write: the leader's fence for the writes of its
+	// controllers, so that a deposed leader's late writes fail (see raftstore.LeaderFence).
+	Fence []raftstore.Compare
 	// Admit, when set, is called with the object about to be written and the stored one
 	// (nil on create; obj nil on delete) after defaulting and validation; an error refuses
 	// the write. The apiserver's admission (node restriction, RBAC escalation) uses it.
 	Admit func(ctx context.Context, obj, old runtime.Object) error
+}
+
+// errFenced is returned when a write's fence fails: the leadership it was made for has ended.
+var errFenced = errors.New("the leadership this write was made for has ended")
+
+// txn runs a transaction with opts' fence appended to its compares. A failed fence is an
+// error (409 Conflict); any other failed compare is returned as usual.
+func (s *Store) txn(ctx context.Context, name string, compares []raftstore.Compare, ops []raftstore.Op, opts WriteOptions) (raftstore.TxnResult, error) {
+	n := len(compares)
+	res, err := s.reg.backend.Txn(ctx, raftstore.Txn{Compares: append(compares[:n:n], opts.Fence...), Ops: ops})
+	if err == nil && !res.Succeeded && res.FailedCompare >= n {
+		return res, apierrors.NewConflict(s.gr, name, errFenced)
+	}
+	return res, err
 }
 
 func (o WriteOptions) admit(ctx context.Context, obj, old runtime.Object) error {
@@ -298,7 +315,7 @@ func (s *Store) createOnce(ctx context.Context, obj runtime.Object, opts WriteOp
 	if opts.DryRun {
 		return obj, false, nil
 	}
-	res, err := s.reg.backend.Txn(ctx, raftstore.Txn{Compares: compares, Ops: append([]raftstore.Op{raftstore.Put(key, data)}, ops...)})
+	res, err := s.txn(ctx, m.GetName(), compares, append([]raftstore.Op{raftstore.Put(key, data)}, ops...), opts)
 	if err != nil {
 		return nil, false, err
 	}

@@ -194,7 +194,7 @@ func (s *Store) writeUpdate(ctx context.Context, key string, next, live runtime.
 		if opts.DryRun {
 			return next, raftstore.TxnResult{Succeeded: true}, nil
 		}
-		res, err := s.reg.backend.Txn(ctx, raftstore.Txn{Compares: compares, Ops: s.deleteOps(ctx, key, live)})
+		res, err := s.txn(ctx, nm.GetName(), compares, s.deleteOps(ctx, key, live), opts)
 		if err == nil && res.Succeeded {
 			setRV(next, res.Revision)
 		}
@@ -215,7 +215,7 @@ func (s *Store) writeUpdate(ctx context.Context, key string, next, live runtime.
 	if opts.DryRun {
 		return next, raftstore.TxnResult{Succeeded: true}, nil
 	}
-	res, err := s.reg.backend.Txn(ctx, raftstore.Txn{Compares: compares, Ops: append([]raftstore.Op{raftstore.Put(key, data)}, ops...)})
+	res, err := s.txn(ctx, nm.GetName(), compares, append([]raftstore.Op{raftstore.Put(key, data)}, ops...), opts)
 	if err != nil {
 		return nil, res, err
 	}
@@ -234,8 +234,10 @@ const subresourceRaw = "\x00raw"
 // Mutate changes an object with fn and writes it, retrying on conflicts. It applies neither the
 // strategy's defaults nor its validation: fn is trusted to produce a valid object. Subresource
 // handlers (binding, scale, finalize) and controllers' narrow writes use it.
-func (s *Store) Mutate(ctx context.Context, ns, name string, dryRun bool, fn func(obj runtime.Object) error) (runtime.Object, error) {
-	out, _, err := s.guaranteedUpdate(ctx, ns, name, WriteOptions{DryRun: dryRun, Subresource: subresourceRaw}, func(live runtime.Object) (runtime.Object, error) {
+// Only opts' DryRun, Fence and Admit apply.
+func (s *Store) Mutate(ctx context.Context, ns, name string, opts WriteOptions, fn func(obj runtime.Object) error) (runtime.Object, error) {
+	opts = WriteOptions{DryRun: opts.DryRun, Fence: opts.Fence, Admit: opts.Admit, Subresource: subresourceRaw}
+	out, _, err := s.guaranteedUpdate(ctx, ns, name, opts, func(live runtime.Object) (runtime.Object, error) {
 		if live == nil {
 			return nil, apierrors.NewNotFound(s.gr, name)
 		}

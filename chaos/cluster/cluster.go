@@ -38,9 +38,9 @@ type Config struct {
 	Dir string
 	// Masters is how many masters to start.
 	Masters int
-	// APIPortBase and PeerPortBase number the masters' ports (base, base+1, ...); 0 picks free
-	// ports.
-	APIPortBase, PeerPortBase int
+	// APIPortBase, PeerPortBase and GossipPortBase number the masters' ports (base, base+1,
+	// ...); 0 picks free ports.
+	APIPortBase, PeerPortBase, GossipPortBase int
 	// Advertise is the address the masters advertise (127.0.0.1 on one machine).
 	Advertise string
 	// ServerArgs are extra flags for every `capstan server`.
@@ -66,7 +66,7 @@ func (c Config) Validate() error {
 	if c.Masters%2 == 0 {
 		errs = append(errs, fmt.Errorf("masters %d should be odd: an even count tolerates no more failures than one fewer", c.Masters))
 	}
-	for name, p := range map[string]int{"API port base": c.APIPortBase, "peer port base": c.PeerPortBase} {
+	for name, p := range map[string]int{"API port base": c.APIPortBase, "peer port base": c.PeerPortBase, "gossip port base": c.GossipPortBase} {
 		if p < 0 || p+c.Masters > 65535 {
 			errs = append(errs, fmt.Errorf("%s %d is out of range", name, p))
 		}
@@ -80,6 +80,7 @@ type Master struct {
 	DataDir string
 	apiPort int
 	peer    int
+	gossip  int
 
 	mu  sync.Mutex // protects cmd and url
 	cmd *exec.Cmd
@@ -141,6 +142,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		if cfg.PeerPortBase > 0 {
 			m.peer = cfg.PeerPortBase + i
 		}
+		if cfg.GossipPortBase > 0 {
+			m.gossip = cfg.GossipPortBase + i
+		}
 		c.Masters = append(c.Masters, m)
 	}
 	first := c.Masters[0]
@@ -178,7 +182,7 @@ func (c *Cluster) start(m *Master, extra ...string) error {
 	}
 	os.Remove(filepath.Join(m.DataDir, endpointsFile))
 	args := []string{"server", "--name", m.Name, "--data-dir", m.DataDir, "--advertise", c.cfg.Advertise, "--bind-address", c.cfg.Advertise,
-		"--api-port", strconv.Itoa(m.apiPort), "--peer-port", strconv.Itoa(m.peer)}
+		"--api-port", strconv.Itoa(m.apiPort), "--peer-port", strconv.Itoa(m.peer), "--gossip-port", strconv.Itoa(m.gossip)}
 	args = append(append(args, c.cfg.ServerArgs...), extra...)
 	return c.exec(m, args)
 }

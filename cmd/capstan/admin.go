@@ -286,6 +286,7 @@ func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "IP the restored master listens on.")
 	fs.IntVar(&c.APIPort, "api-port", c.APIPort, "API port of the restored master.")
 	fs.IntVar(&c.PeerPort, "peer-port", c.PeerPort, "Peer port of the restored master.")
+	fs.IntVar(&c.GossipPort, "gossip-port", c.GossipPort, "Gossip port of the restored master.")
 	fs.StringVar(&c.LogStore, "raft-log-store", c.LogStore, `Raft log store: "wal" or "boltdb".`)
 	fs.Uint64Var(&o.bump, "bump-revision", o.bump, "How far the new cluster's revisions start above the snapshot's, so no resourceVersion a client saw is reused.")
 }

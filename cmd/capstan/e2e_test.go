@@ -215,7 +215,7 @@ func TestClusterMembershipAndLeaderKill(t *testing.T) {
 	}
 	newMaster := &cluster.Master{Name: "m4", DataDir: filepath.Join(filepath.Dir(leader.DataDir), "m4")}
 	joinCmd := exec.Command(capstanBinary, "server", "--name", "m4", "--data-dir", newMaster.DataDir, "--advertise", "127.0.0.1", "--bind-address", "127.0.0.1",
-		"--api-port", "0", "--peer-port", "0", "--join", newLeader.URL(), "--token", c.JoinToken(), "--raft-heartbeat-timeout=300ms", "--raft-election-timeout=300ms")
+		"--api-port", "0", "--peer-port", "0", "--gossip-port", "0", "--join", newLeader.URL(), "--token", c.JoinToken(), "--raft-heartbeat-timeout=300ms", "--raft-election-timeout=300ms")
 	var joinLog bytes.Buffer
 	joinCmd.Stdout, joinCmd.Stderr = &joinLog, &joinLog
 	if err := joinCmd.Start(); err != nil {
@@ -276,8 +276,9 @@ func TestSnapshotRestoreAndRecover(t *testing.T) {
 	dir := t.TempDir()
 	apiPort, _ := cluster.FreePort()
 	peerPort, _ := cluster.FreePort()
+	gossipPort, _ := cluster.FreePort()
 	if out, err := admin(t, c, "snapshot", "restore", snap, "--data-dir", dir, "--name", "r1", "--advertise", "127.0.0.1",
-		"--bind-address", "127.0.0.1", "--api-port", strconv.Itoa(apiPort), "--peer-port", strconv.Itoa(peerPort)); err != nil {
+		"--bind-address", "127.0.0.1", "--api-port", strconv.Itoa(apiPort), "--peer-port", strconv.Itoa(peerPort), "--gossip-port", strconv.Itoa(gossipPort)); err != nil {
 		t.Fatalf("snapshot restore: %v\n%s", err, out)
 	}
 	restored := exec.Command(capstanBinary, "server", "--data-dir", dir)

@@ -38,6 +38,7 @@ func (o *serverOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "IP to listen on.")
 	fs.IntVar(&c.APIPort, "api-port", c.APIPort, "Kubernetes API port (HTTPS); 0 picks a free port.")
 	fs.IntVar(&c.PeerPort, "peer-port", c.PeerPort, "Raft peer port (mutual TLS); 0 picks a free port.")
+	fs.IntVar(&c.GossipPort, "gossip-port", c.GossipPort, "Liveness gossip port (UDP and TCP, encrypted); 0 picks a free port.")
 	fs.BoolVar(&c.Bootstrap, "bootstrap", c.Bootstrap, "Start a new cluster with this master as its first member.")
 	fs.StringVar(&c.Join, "join", c.Join, "URL of a master of the cluster to join, like https://10.0.0.1:6443.")
 	fs.StringVar(&c.Token, "token", c.Token, "Join token, printed by the first master (data-dir/join-token).")
@@ -101,7 +102,7 @@ func applyValues(fs *pflag.FlagSet, values map[string]string, source string) err
 func settingsValues(c master.Config) map[string]string {
 	return map[string]string{
 		"name": c.Name, "advertise": c.Advertise, "bind-address": c.BindAddress,
-		"api-port": fmt.Sprint(c.APIPort), "peer-port": fmt.Sprint(c.PeerPort), "tls-san": strings.Join(c.TLSSANs, ","),
+		"api-port": fmt.Sprint(c.APIPort), "peer-port": fmt.Sprint(c.PeerPort), "gossip-port": fmt.Sprint(c.GossipPort), "tls-san": strings.Join(c.TLSSANs, ","),
 		"raft-log-store": c.LogStore, "raft-heartbeat-timeout": c.HeartbeatTimeout.String(), "raft-election-timeout": c.ElectionTimeout.String(),
 		"raft-snapshot-threshold": fmt.Sprint(c.SnapshotThreshold), "store-quota-bytes": fmt.Sprint(c.QuotaBytes),
 		"service-cidr": c.ServiceCIDR, "node-port-range": c.NodePortRange,

@@ -35,6 +35,7 @@ type upOptions struct {
 	masters, agents      int
 	hollow               int
 	apiPort, peerPort    int
+	gossipPort           int
 	advertise            string
 	timeout              time.Duration
 	raftHeartbeatTimeout time.Duration
@@ -47,6 +48,7 @@ func (o *upOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.hollow, "hollow", o.hollow, "Hollow (simulated) nodes to run.")
 	fs.IntVar(&o.apiPort, "api-port", o.apiPort, "API port of the first master; the others use the next ones (0 picks free ports).")
 	fs.IntVar(&o.peerPort, "peer-port", o.peerPort, "Peer port of the first master; the others use the next ones (0 picks free ports).")
+	fs.IntVar(&o.gossipPort, "gossip-port", o.gossipPort, "Gossip port of the first master; the others use the next ones (0 picks free ports).")
 	fs.StringVar(&o.advertise, "advertise", o.advertise, "Address the masters listen on and advertise.")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "How long to wait for the cluster to become healthy.")
 }
@@ -69,7 +71,7 @@ func (o *upOptions) Validate() error {
 }
 
 func upCommand() *command {
-	o := &upOptions{dir: defaultClusterDir(), masters: 3, agents: 1, apiPort: 6443, peerPort: 7000, advertise: "127.0.0.1", timeout: 2 * time.Minute}
+	o := &upOptions{dir: defaultClusterDir(), masters: 3, agents: 1, apiPort: 6443, peerPort: 7000, gossipPort: 7946, advertise: "127.0.0.1", timeout: 2 * time.Minute}
 	return &command{name: "up", summary: "start a local HA cluster (masters as processes on this machine) and return once it is healthy", flags: o.AddFlags,
 		run: func(ctx context.Context, args []string, out io.Writer) error {
 			if err := noArgs(args); err != nil {
@@ -93,7 +95,7 @@ func upCommand() *command {
 				return err
 			}
 			c, err := cluster.Start(ctx, cluster.Config{
-				Binary: bin, Dir: o.dir, Masters: o.masters, APIPortBase: o.apiPort, PeerPortBase: o.peerPort,
+				Binary: bin, Dir: o.dir, Masters: o.masters, APIPortBase: o.apiPort, PeerPortBase: o.peerPort, GossipPortBase: o.gossipPort,
 				Advertise: o.advertise, Detach: true, Timeout: o.timeout,
 			})
 			if err != nil {

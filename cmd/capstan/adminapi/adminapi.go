@@ -92,4 +92,6 @@ type JoinResponse struct {
 	GossipKey string `json:"gossipKey"`
 	// Masters lists the masters' API URLs.
 	Masters []string `json:"masters"`
+	// GossipPeers lists the masters' gossip addresses (host:port), to join liveness gossip.
+	GossipPeers []string `json:"gossipPeers,omitempty"`
 }

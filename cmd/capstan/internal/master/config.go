@@ -31,6 +31,8 @@ type Config struct {
 	// APIPort and PeerPort are the Kubernetes API (HTTPS) and Raft peer ports; 0 picks free ports.
 	APIPort  int `json:"apiPort"`
 	PeerPort int `json:"peerPort"`
+	// GossipPort is the memberlist port (UDP and TCP) nodes and masters gossip liveness on.
+	GossipPort int `json:"gossipPort"`
 	// Bootstrap starts a new cluster. Join names an existing master (https://host:port) and
 	// Token the join token; neither is needed when the data directory already holds a member.
 	Bootstrap bool   `json:"-"`
@@ -60,7 +62,7 @@ type Config struct {
 func DefaultConfig() Config {
 	sc := raftstore.DefaultConfig()
 	return Config{
-		BindAddress: "0.0.0.0", APIPort: 6443, PeerPort: 7000,
+		BindAddress: "0.0.0.0", APIPort: 6443, PeerPort: 7000, GossipPort: 7946,
 		LogStore: sc.LogStore, HeartbeatTimeout: sc.HeartbeatTimeout, ElectionTimeout: sc.ElectionTimeout,
 		SnapshotThreshold: sc.SnapshotThreshold, QuotaBytes: sc.QuotaBytes,
 		ServiceCIDR: "10.96.0.0/12", NodePortRange: "30000-32767",
@@ -89,7 +91,7 @@ func (c *Config) Validate() error {
 	if net.ParseIP(c.BindAddress) == nil {
 		add("--bind-address %q is not an IP address", c.BindAddress)
 	}
-	for flag, p := range map[string]int{"--api-port": c.APIPort, "--peer-port": c.PeerPort} {
+	for flag, p := range map[string]int{"--api-port": c.APIPort, "--peer-port": c.PeerPort, "--gossip-port": c.GossipPort} {
 		if p < 0 || p > 65535 {
 			add("%s %d is not a port number (0-65535)", flag, p)
 		}

@@ -55,9 +55,10 @@ type tokenUser struct {
 
 // masterRecord tells the cluster where a master is.
 type masterRecord struct {
-	Name        string `json:"name"`
-	APIURL      string `json:"apiURL"`
-	PeerAddress string `json:"peerAddress"`
+	Name          string `json:"name"`
+	APIURL        string `json:"apiURL"`
+	PeerAddress   string `json:"peerAddress"`
+	GossipAddress string `json:"gossipAddress,omitempty"`
 }
 
 // identity is a master's certificates on disk.

@@ -186,11 +186,18 @@ func (m *Master) join(ctx context.Context, req *adminapi.JoinRequest) (*adminapi
 	if err != nil {
 		return nil, err
 	}
-	masters, err := m.masterURLs(ctx)
+	records, err := m.masterRecords(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &adminapi.JoinResponse{CACert: string(ca.CertPEM), ClientCert: string(clientCert), ServingCert: string(servingCert), GossipKey: string(gossip.Value), Masters: masters}, nil
+	resp := &adminapi.JoinResponse{CACert: string(ca.CertPEM), ClientCert: string(clientCert), ServingCert: string(servingCert), GossipKey: string(gossip.Value)}
+	for _, rec := range records {
+		resp.Masters = append(resp.Masters, rec.APIURL)
+		if rec.GossipAddress != "" {
+			resp.GossipPeers = append(resp.GossipPeers, rec.GossipAddress)
+		}
+	}
+	return resp, nil
 }
 
 // checkJoinToken verifies a join token against the cluster's CA and stored secret.
@@ -215,21 +222,21 @@ func (m *Master) checkJoinToken(ctx context.Context, token string) error {
 	return nil
 }
 
-// masterURLs lists the API URLs of the registered masters.
-func (m *Master) masterURLs(ctx context.Context) ([]string, error) {
+// masterRecords lists the registered masters (this one at least).
+func (m *Master) masterRecords(ctx context.Context) ([]masterRecord, error) {
 	list, err := m.store.List(ctx, keyMasters, raftstore.ListOptions{ReadOptions: raftstore.ReadOptions{Stale: true}})
 	if err != nil {
 		return nil, err
 	}
-	var urls []string
+	var out []masterRecord
 	for _, kv := range list.KVs {
 		var rec masterRecord
 		if json.Unmarshal(kv.Value, &rec) == nil && rec.APIURL != "" {
-			urls = append(urls, rec.APIURL)
+			out = append(out, rec)
 		}
 	}
-	if len(urls) == 0 {
-		urls = []string{m.endpoints.APIURL}
+	if len(out) == 0 {
+		out = []masterRecord{{Name: m.cfg.Name, APIURL: m.endpoints.APIURL, GossipAddress: gossipAddress(m.cfg.Advertise, m.cfg.GossipPort)}}
 	}
-	return urls, nil
+	return out, nil
 }

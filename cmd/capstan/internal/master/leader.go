@@ -110,7 +110,7 @@ func (m *Master) reconcileKubernetesService(ctx context.Context) error {
 	if !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	_, err = eps.Mutate(ctx, metav1.NamespaceDefault, "kubernetes", false, func(obj runtime.Object) error {
+	_, err = eps.Mutate(ctx, metav1.NamespaceDefault, "kubernetes", registry.WriteOptions{}, func(obj runtime.Object) error {
 		cur := obj.(*corev1.Endpoints)
 		if !apiequality.Semantic.DeepEqual(cur.Subsets, subsets) {
 			cur.Subsets = subsets

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	"github.com/capstan-io/capstan/apiserver"
 	"github.com/capstan-io/capstan/cmd/capstan/adminapi"
 	"github.com/capstan-io/capstan/cmd/capstan/internal/pki"
+	"github.com/capstan-io/capstan/nodeagent/gossip"
 	"github.com/capstan-io/capstan/raftstore"
 )
 
@@ -34,6 +36,7 @@ type Master struct {
 	http      *http.Server
 	endpoints Endpoints
 	serviceIP net.IP
+	gossip    atomic.Pointer[gossip.Gossip]
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // background goroutines, joined by Shutdown
@@ -76,6 +79,11 @@ func Start(ctx context.Context, cfg Config) (*Master, error) {
 	m.cfg.APIPort = apiLn.Addr().(*net.TCPAddr).Port
 	if m.cfg.PeerPort == 0 {
 		if m.cfg.PeerPort, err = freePort(cfg.BindAddress); err != nil {
+			return nil, err
+		}
+	}
+	if m.cfg.GossipPort == 0 {
+		if m.cfg.GossipPort, err = freePort(cfg.BindAddress); err != nil {
 			return nil, err
 		}
 	}
@@ -149,9 +157,21 @@ func Start(ctx context.Context, cfg Config) (*Master, error) {
 	}
 	m.spawn(func() { _ = m.api.Run(bgCtx) })
 	m.store.WhileLeader(m.leaderTasks)
-	m.spawn(func() { m.register(bgCtx) })
-
 	m.endpoints = Endpoints{Name: cfg.Name, APIURL: fmt.Sprintf("https://%s", net.JoinHostPort(cfg.Advertise, strconv.Itoa(cfg.APIPort))), PeerAddress: peerAddr, PID: os.Getpid()}
+	m.spawn(func() { m.register(bgCtx) })
+	m.spawn(func() {
+		g, err := m.startGossip(bgCtx)
+		if err != nil {
+			if bgCtx.Err() == nil {
+				m.log.Error("gossip did not start", "error", err)
+			}
+			return
+		}
+		m.gossip.Store(g)
+		defer g.Leave(time.Second)
+		m.keepGossiping(bgCtx, g)
+	})
+
 	data, _ := json.MarshalIndent(m.endpoints, "", "  ")
 	if err := pki.WriteFileAtomic(filepath.Join(cfg.DataDir, EndpointsFile), data, 0o644); err != nil {
 		cancel()
@@ -248,7 +268,8 @@ func (m *Master) startAPI(ln net.Listener, metrics *prometheus.Registry) error {
 
 // register records where this master is, for joiners, agents and the kubernetes service.
 func (m *Master) register(ctx context.Context) {
-	rec, _ := json.Marshal(masterRecord{Name: m.cfg.Name, APIURL: m.endpoints.APIURL, PeerAddress: m.endpoints.PeerAddress})
+	rec, _ := json.Marshal(masterRecord{Name: m.cfg.Name, APIURL: m.endpoints.APIURL, PeerAddress: m.endpoints.PeerAddress,
+		GossipAddress: gossipAddress(m.cfg.Advertise, m.cfg.GossipPort)})
 	for ctx.Err() == nil {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, err := m.store.Txn(wctx, raftstore.Txn{Ops: []raftstore.Op{raftstore.Put(keyMasters+m.cfg.Name, rec)}})
