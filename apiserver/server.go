@@ -44,6 +44,9 @@ type Config struct {
 	MaxRequestBodyBytes int64
 	// MaxWatchTimeout caps how long a watch without timeoutSeconds stays open.
 	MaxWatchTimeout time.Duration
+	// Kubelet configures how pods/log, exec, attach and portforward reach node agents; nil
+	// answers them with 503.
+	Kubelet *KubeletConfig
 	// Ready reports whether the server should answer /readyz with ok.
 	Ready func(ctx context.Context) error
 	// Metrics is served on /metrics; nil serves nothing there.
