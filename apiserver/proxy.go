@@ -73,7 +73,7 @@ func (s *Server) proxyToNode(q *request, sub string) error {
 	handler.FlushInterval = 100 * time.Millisecond
 	req := q.r.Clone(ctx)
 	req.URL.RawQuery = location.RawQuery // the handler sends the request's query, not the location's
-	req.Header.Del("Authorization") // the agent authenticates the API server by its certificate
+	req.Header.Del("Authorization")      // the agent authenticates the API server by its certificate
 	handler.ServeHTTP(q.w, req)
 	transport.CloseIdleConnections()
 	return nil
