@@ -49,8 +49,9 @@ type Cluster struct {
 	members []*Member
 }
 
-// NewCluster starts n masters; the first bootstraps the store and the others join it.
-func NewCluster(t testing.TB, n int) *Cluster {
+// NewCluster starts n masters; the first bootstraps the store and the others join it. Each
+// tweak adjusts every member's API server configuration, e.g. to set Config.Kubelet.
+func NewCluster(t testing.TB, n int, tweaks ...func(*apiserver.Config)) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, dir: t.TempDir()}
 	t.Cleanup(c.Close)
@@ -81,6 +82,9 @@ func NewCluster(t testing.TB, n int) *Cluster {
 		cfg.Backend = store
 		cfg.Authenticator = apiserver.NewTokenAuthenticator(map[string]*apiserver.User{Token: {Name: "admin", Groups: []string{apiserver.GroupMasters}}})
 		cfg.Logger = log
+		for _, tweak := range tweaks {
+			tweak(&cfg)
+		}
 		api, err := apiserver.New(cfg)
 		if err != nil {
 			t.Fatal(err)
