@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -57,6 +58,15 @@ func TestPodLifecycle(t *testing.T) {
 	got.Labels["tier"] = "back"
 	if _, err := pods.Update(ctx, got, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
 		t.Errorf("update with a stale resourceVersion: %v; want Conflict", err)
+	}
+	// A UID in the body is a precondition.
+	other := updated.DeepCopy()
+	other.UID = "not-the-pod"
+	if _, err := pods.Update(ctx, other, metav1.UpdateOptions{}); !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "UID in precondition") {
+		t.Errorf("update with another UID: %v; want Conflict", err)
+	}
+	if _, err := pods.Patch(ctx, "web-1", types.MergePatchType, []byte(`{"metadata":{"uid":"not-the-pod"}}`), metav1.PatchOptions{}); !apierrors.IsConflict(err) {
+		t.Errorf("patch with another UID: %v; want Conflict", err)
 	}
 
 	// Patches of every kind.

@@ -253,6 +253,11 @@ func (s *Store) Mutate(ctx context.Context, ns, name string, opts WriteOptions, 
 func (s *Store) prepareUpdate(next, live runtime.Object, subresource string) error {
 	nm, _ := meta.Accessor(next)
 	lm, _ := meta.Accessor(live)
+	// A UID in the request is a precondition, as in Kubernetes: it names the object the client
+	// means, not a value to store.
+	if uid := nm.GetUID(); uid != "" && uid != lm.GetUID() {
+		return apierrors.NewConflict(s.gr, nm.GetName(), fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", uid, lm.GetUID()))
+	}
 	// System fields come from the stored object.
 	nm.SetUID(lm.GetUID())
 	nm.SetCreationTimestamp(lm.GetCreationTimestamp())
