@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,53 +17,6 @@ import (
 
 	"github.com/capstan-io/capstan/apiserver/apitest"
 )
-
-const kubectlPath = "/usr/bin/kubectl"
-
-// kubectl runs the real kubectl against one member.
-type kubectl struct {
-	t          *testing.T
-	kubeconfig string
-	dir        string
-	env        []string
-}
-
-func newKubectl(t *testing.T, kubeconfig string) *kubectl {
-	t.Helper()
-	if _, err := os.Stat(kubectlPath); err != nil {
-		t.Skipf("kubectl is not installed at %s", kubectlPath)
-	}
-	dir := t.TempDir()
-	return &kubectl{t: t, kubeconfig: kubeconfig, dir: dir, env: append(os.Environ(), "HOME="+dir)}
-}
-
-func (k *kubectl) cmd(ctx context.Context, stdin string, args ...string) *exec.Cmd {
-	args = append([]string{"--kubeconfig", k.kubeconfig, "--cache-dir", filepath.Join(k.dir, "cache")}, args...)
-	cmd := exec.CommandContext(ctx, kubectlPath, args...)
-	cmd.Env = k.env
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	return cmd
-}
-
-// run runs kubectl and returns its combined output.
-func (k *kubectl) run(stdin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := k.cmd(ctx, stdin, args...).CombinedOutput()
-	return string(out), err
-}
-
-// must runs kubectl and fails the test if it fails.
-func (k *kubectl) must(stdin string, args ...string) string {
-	k.t.Helper()
-	out, err := k.run(stdin, args...)
-	if err != nil {
-		k.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
 
 func deployment(image string) string {
 	return fmt.Sprintf(`apiVersion: apps/v1
@@ -96,25 +46,25 @@ spec:
 func TestKubectlAgainstAFollower(t *testing.T) {
 	c := apitest.NewCluster(t, 3)
 	follower := c.Follower()
-	k := newKubectl(t, c.Kubeconfig(follower))
+	k := apitest.NewKubectl(t, c.Kubeconfig(follower))
 
-	if out := k.must("", "version"); !strings.Contains(out, "Server Version: v1.32") {
+	if out := k.Must("", "version"); !strings.Contains(out, "Server Version: v1.32") {
 		t.Errorf("kubectl version:\n%s", out)
 	}
-	k.must("", "create", "namespace", "shop") // a protobuf body
-	if out := k.must(deployment("nginx:1.25"), "apply", "-f", "-"); !strings.Contains(out, "deployment.apps/web created") {
+	k.Must("", "create", "namespace", "shop") // a protobuf body
+	if out := k.Must(deployment("nginx:1.25"), "apply", "-f", "-"); !strings.Contains(out, "deployment.apps/web created") {
 		t.Errorf("first apply: %s", out)
 	}
-	if out := k.must(deployment("nginx:1.26"), "apply", "-f", "-"); !strings.Contains(out, "deployment.apps/web configured") {
+	if out := k.Must(deployment("nginx:1.26"), "apply", "-f", "-"); !strings.Contains(out, "deployment.apps/web configured") {
 		t.Errorf("second apply: %s", out)
 	}
-	if out := k.must("", "get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}"); out != "nginx:1.26 2" {
+	if out := k.Must("", "get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}"); out != "nginx:1.26 2" {
 		t.Errorf("after the strategic merge patch: image and generation = %q; want nginx:1.26 2", out)
 	}
-	if out := k.must(strings.Replace(deployment("nginx:1.27"), "replicas: 3", "replicas: 2", 1), "apply", "--server-side", "--force-conflicts", "-f", "-"); !strings.Contains(out, "serverside-applied") {
+	if out := k.Must(strings.Replace(deployment("nginx:1.27"), "replicas: 3", "replicas: 2", 1), "apply", "--server-side", "--force-conflicts", "-f", "-"); !strings.Contains(out, "serverside-applied") {
 		t.Errorf("server-side apply: %s", out)
 	}
-	yaml := k.must("", "get", "deploy", "web", "-n", "shop", "-o", "yaml", "--show-managed-fields")
+	yaml := k.Must("", "get", "deploy", "web", "-n", "shop", "-o", "yaml", "--show-managed-fields")
 	for _, want := range []string{"image: nginx:1.27", "replicas: 2", "revisionHistoryLimit: 10", "manager: kubectl"} {
 		if !strings.Contains(yaml, want) {
 			t.Errorf("get -o yaml lacks %q:\n%s", want, yaml)
@@ -124,7 +74,7 @@ func TestKubectlAgainstAFollower(t *testing.T) {
 	// A watch on the follower sees a change made through another master.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	watch := k.cmd(ctx, "", "get", "deploy", "-n", "shop", "-w")
+	watch := k.Cmd(ctx, "", "get", "deploy", "-n", "shop", "-w")
 	var watchOut syncBuffer
 	watch.Stdout, watch.Stderr = &watchOut, &watchOut
 	if err := watch.Start(); err != nil {
@@ -140,42 +90,42 @@ func TestKubectlAgainstAFollower(t *testing.T) {
 	cancel()
 	_ = watch.Wait()
 
-	if out := k.must("", "describe", "deployment", "web", "-n", "shop"); !strings.Contains(out, "Replicas:") || !strings.Contains(out, "nginx:1.27") {
+	if out := k.Must("", "describe", "deployment", "web", "-n", "shop"); !strings.Contains(out, "Replicas:") || !strings.Contains(out, "nginx:1.27") {
 		t.Errorf("describe:\n%s", out)
 	}
-	k.must("", "label", "deployment", "web", "-n", "shop", "tier=front")
-	k.must("", "scale", "deployment", "web", "-n", "shop", "--replicas=5")
-	if out := k.must("", "get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas} {.metadata.labels.tier}"); out != "5 front" {
+	k.Must("", "label", "deployment", "web", "-n", "shop", "tier=front")
+	k.Must("", "scale", "deployment", "web", "-n", "shop", "--replicas=5")
+	if out := k.Must("", "get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas} {.metadata.labels.tier}"); out != "5 front" {
 		t.Errorf("after scale and label: %q; want \"5 front\"", out)
 	}
-	k.env = append(k.env, "KUBE_EDITOR=sed -i -e s/replicas:\\ 5/replicas:\\ 4/")
-	k.must("", "edit", "deployment", "web", "-n", "shop")
-	if out := k.must("", "get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}"); out != "4" {
+	k.Env = append(k.Env, "KUBE_EDITOR=sed -i -e s/replicas:\\ 5/replicas:\\ 4/")
+	k.Must("", "edit", "deployment", "web", "-n", "shop")
+	if out := k.Must("", "get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}"); out != "4" {
 		t.Errorf("after edit: replicas %q; want 4", out)
 	}
-	out, err := k.run(deployment("nginx:1.28"), "diff", "-f", "-")
+	out, err := k.Run(deployment("nginx:1.28"), "diff", "-f", "-")
 	if err == nil || !strings.Contains(out, "nginx:1.28") {
 		t.Errorf("diff should report the image change (exit 1): %v\n%s", err, out)
 	}
-	if out := k.must("", "get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); out != "nginx:1.27" {
+	if out := k.Must("", "get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); out != "nginx:1.27" {
 		t.Errorf("diff changed the object: image %q", out)
 	}
-	if out := k.must("", "get", "pods", "-A", "-o", "wide"); !strings.Contains(out, "No resources found") && !strings.Contains(out, "NAMESPACE") {
+	if out := k.Must("", "get", "pods", "-A", "-o", "wide"); !strings.Contains(out, "No resources found") && !strings.Contains(out, "NAMESPACE") {
 		t.Errorf("get pods -o wide:\n%s", out)
 	}
-	if out := k.must("", "get", "all", "-n", "shop"); !strings.Contains(out, "deployment.apps/web") {
+	if out := k.Must("", "get", "all", "-n", "shop"); !strings.Contains(out, "deployment.apps/web") {
 		t.Errorf("get all:\n%s", out)
 	}
-	if out := k.must("", "api-resources"); !strings.Contains(out, "deployments") || !strings.Contains(out, "deploy") || !strings.Contains(out, "apps/v1") {
+	if out := k.Must("", "api-resources"); !strings.Contains(out, "deployments") || !strings.Contains(out, "deploy") || !strings.Contains(out, "apps/v1") {
 		t.Errorf("api-resources:\n%s", out)
 	}
-	if out := k.must("", "explain", "pods.spec.containers.image"); !strings.Contains(out, "image") {
+	if out := k.Must("", "explain", "pods.spec.containers.image"); !strings.Contains(out, "image") {
 		t.Errorf("explain:\n%s", out)
 	}
-	if out := k.must(deployment("nginx:1.27"), "delete", "-f", "-"); !strings.Contains(out, `deployment.apps "web" deleted`) {
+	if out := k.Must(deployment("nginx:1.27"), "delete", "-f", "-"); !strings.Contains(out, `deployment.apps "web" deleted`) {
 		t.Errorf("delete -f: %s", out)
 	}
-	if out, err := k.run("", "get", "deploy", "web", "-n", "shop"); err == nil || !strings.Contains(out, "NotFound") {
+	if out, err := k.Run("", "get", "deploy", "web", "-n", "shop"); err == nil || !strings.Contains(out, "NotFound") {
 		t.Errorf("get after delete: %v %s", err, out)
 	}
 }
