@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/lru"
+
+	"github.com/capstan-io/capstan/controllers/informers"
 )
 
 // DefaultResyncPeriod is how often the collector re-examines everything the
@@ -27,15 +29,8 @@ const DefaultResyncPeriod = 30 * time.Second
 // absentOwnerCacheSize bounds the owners remembered as confirmed absent.
 const absentOwnerCacheSize = 10000
 
-// Resource is a served resource.
-type Resource struct {
-	// GVR names the resource for the metadata client.
-	GVR schema.GroupVersionResource
-	// Kind is the resource's kind, as ownerReferences name it.
-	Kind string
-	// Namespaced reports whether objects of the resource live in namespaces.
-	Namespaced bool
-}
+// Resource is a served resource (see informers.Resources).
+type Resource = informers.Resource
 
 // Informers gives a shared informer (typed objects; read them with
 // meta.Accessor) for any served resource; the production one is fed by the

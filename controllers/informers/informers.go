@@ -25,6 +25,26 @@ import (
 	"github.com/capstan-io/capstan/apiserver/registry"
 )
 
+// Resource is a served resource as the metadata client and ownerReferences name it.
+type Resource struct {
+	// GVR names the resource for the metadata client.
+	GVR schema.GroupVersionResource
+	// Kind is the resource's kind, for example "Pod".
+	Kind string
+	// Namespaced reports whether objects of the resource live in namespaces.
+	Namespaced bool
+}
+
+// Resources returns every resource reg serves.
+func Resources(reg *registry.Registry) []Resource {
+	var out []Resource
+	for _, s := range reg.Stores() {
+		r := s.Resource()
+		out = append(out, Resource{GVR: schema.GroupVersionResource{Group: r.Group, Version: r.Version, Resource: r.Resource}, Kind: r.Kind, Namespaced: r.Namespaced})
+	}
+	return out
+}
+
 // Factory creates and starts shared informers over a registry. It is safe for concurrent use.
 type Factory struct {
 	reg *registry.Registry

@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"github.com/capstan-io/capstan/controllers/informers"
 )
 
 // Default retry delays of a namespace whose content is not gone yet (and of
@@ -32,16 +34,8 @@ const (
 	DefaultMaxRetryDelay = 10 * time.Second
 )
 
-// Resource is a served resource.
-type Resource struct {
-	// GVR names the resource for the metadata client.
-	GVR schema.GroupVersionResource
-	// Kind is the resource's kind, for example "Pod".
-	Kind string
-	// Namespaced reports whether objects of the resource live in namespaces.
-	// The controller only deletes namespaced resources.
-	Namespaced bool
-}
+// Resource is a served resource (see informers.Resources).
+type Resource = informers.Resource
 
 // Informers gives a shared informer (typed objects; read them with
 // meta.Accessor) for any served resource; the production one is fed by the

@@ -290,22 +290,23 @@ func defaultTolerations(ts []corev1.Toleration) []corev1.Toleration {
 		}
 	}
 	if !notReady {
-		ts = append(ts, corev1.Toleration{
-			Key:               corev1.TaintNodeNotReady,
-			Operator:          corev1.TolerationOpExists,
-			Effect:            corev1.TaintEffectNoExecute,
-			TolerationSeconds: ptrTo(defaultNotReadyTolerationSeconds),
-		})
+		ts = append(ts, defaultNoExecuteToleration(corev1.TaintNodeNotReady))
 	}
 	if !unreachable {
-		ts = append(ts, corev1.Toleration{
-			Key:               corev1.TaintNodeUnreachable,
-			Operator:          corev1.TolerationOpExists,
-			Effect:            corev1.TaintEffectNoExecute,
-			TolerationSeconds: ptrTo(defaultNotReadyTolerationSeconds),
-		})
+		ts = append(ts, defaultNoExecuteToleration(corev1.TaintNodeUnreachable))
 	}
 	return ts
+}
+
+// defaultNoExecuteToleration returns the toleration of the NoExecute taint
+// key for the default number of seconds.
+func defaultNoExecuteToleration(key string) corev1.Toleration {
+	return corev1.Toleration{
+		Key:               key,
+		Operator:          corev1.TolerationOpExists,
+		Effect:            corev1.TaintEffectNoExecute,
+		TolerationSeconds: ptrTo(defaultNotReadyTolerationSeconds),
+	}
 }
 
 // podUpdate carries the priority and preemption policy of the stored pod into

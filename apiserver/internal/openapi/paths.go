@@ -172,13 +172,18 @@ func (b *routeBuilder) addDiscovery() {
 		description: "get available resources",
 		consumes:    objectMediaTypes,
 		produces:    objectMediaTypes,
-		responses:   []common.StatusCodeResponse{response{http.StatusOK, "OK", apiResourceListRef}},
+		responses:   responsesOf(apiResourceListRef, http.StatusOK),
 	})
 }
 
-// ok200 is the single 200 response of model.
-func ok200(model interface{}) []common.StatusCodeResponse {
-	return []common.StatusCodeResponse{response{http.StatusOK, "OK", model}}
+// responsesOf returns one response of model for each of codes, described by
+// the codes' status texts (OK, Created, Accepted).
+func responsesOf(model interface{}, codes ...int) []common.StatusCodeResponse {
+	out := make([]common.StatusCodeResponse, 0, len(codes))
+	for _, code := range codes {
+		out = append(out, response{code, http.StatusText(code), model})
+	}
+	return out
 }
 
 // addResource adds the routes of r and of its subresources.
@@ -212,70 +217,20 @@ func (b *routeBuilder) addResource(r *Resource) error {
 		if r.has(VerbWatch) {
 			description = "list or watch objects of kind " + kind
 		}
-		b.add(&route{
-			method:      http.MethodGet,
-			path:        collection,
-			operationID: b.op("list", scope+kind),
-			description: description,
-			params:      join(collectionParams, []common.Parameter{prettyParam}, listOptionsParams),
-			consumes:    anyMediaTypes,
-			produces:    listMediaTypes,
-			responses:   ok200(listRef),
-		}, gvk, "list")
+		b.addList(collection, collectionParams, b.op("list", scope+kind), description, listRef, gvk, "list")
 		if r.Namespaced {
-			b.add(&route{
-				method:      http.MethodGet,
-				path:        b.p.prefix + "/" + r.Resource,
-				operationID: b.op("list", kind+"ForAllNamespaces"),
-				description: description,
-				params:      join([]common.Parameter{prettyParam}, listOptionsParams),
-				consumes:    anyMediaTypes,
-				produces:    listMediaTypes,
-				responses:   ok200(listRef),
-			}, gvk, "list")
+			b.addList(b.p.prefix+"/"+r.Resource, nil, b.op("list", kind+"ForAllNamespaces"), description, listRef, gvk, "list")
 		}
 		if r.has(VerbWatch) {
 			description := "watch individual changes to a list of " + kind + ". deprecated: use the 'watch' parameter with a list operation instead."
-			b.add(&route{
-				method:      http.MethodGet,
-				path:        watchPath(collection),
-				operationID: b.op("watch", scope+kind+"List"),
-				description: description,
-				params:      join(collectionParams, []common.Parameter{prettyParam}, listOptionsParams),
-				consumes:    anyMediaTypes,
-				produces:    listMediaTypes,
-				responses:   ok200(watchEventRef),
-			}, gvk, "watchlist")
+			b.addList(watchPath(collection), collectionParams, b.op("watch", scope+kind+"List"), description, watchEventRef, gvk, "watchlist")
 			if r.Namespaced {
-				b.add(&route{
-					method:      http.MethodGet,
-					path:        b.p.prefix + "/watch/" + r.Resource,
-					operationID: b.op("watch", kind+"ListForAllNamespaces"),
-					description: description,
-					params:      join([]common.Parameter{prettyParam}, listOptionsParams),
-					consumes:    anyMediaTypes,
-					produces:    listMediaTypes,
-					responses:   ok200(watchEventRef),
-				}, gvk, "watchlist")
+				b.addList(b.p.prefix+"/watch/"+r.Resource, nil, b.op("watch", kind+"ListForAllNamespaces"), description, watchEventRef, gvk, "watchlist")
 			}
 		}
 	}
 	if r.has(VerbCreate) {
-		b.add(&route{
-			method:      http.MethodPost,
-			path:        collection,
-			operationID: b.op("create", scope+kind),
-			description: "create " + withArticle(kind),
-			params:      join(collectionParams, []common.Parameter{prettyParam, bodyParam(true)}, createOptionsParams),
-			consumes:    anyMediaTypes,
-			produces:    objectMediaTypes,
-			request:     kindRef,
-			responses: []common.StatusCodeResponse{
-				response{http.StatusOK, "OK", kindRef},
-				response{http.StatusCreated, "Created", kindRef},
-				response{http.StatusAccepted, "Accepted", kindRef},
-			},
-		}, gvk, "post")
+		b.addCreate(collection, collectionParams, b.op("create", scope+kind), "create "+withArticle(kind), kindRef, gvk)
 	}
 	if r.has(VerbDeleteCollection) {
 		b.add(&route{
@@ -287,20 +242,11 @@ func (b *routeBuilder) addResource(r *Resource) error {
 			consumes:    anyMediaTypes,
 			produces:    objectMediaTypes,
 			request:     deleteOptionsRef,
-			responses:   ok200(statusRef),
+			responses:   responsesOf(statusRef, http.StatusOK),
 		}, gvk, "deletecollection")
 	}
 	if r.has(VerbGet) {
-		b.add(&route{
-			method:      http.MethodGet,
-			path:        item,
-			operationID: b.op("read", scope+kind),
-			description: "read the specified " + kind,
-			params:      join(itemParams, []common.Parameter{prettyParam}),
-			consumes:    anyMediaTypes,
-			produces:    objectMediaTypes,
-			responses:   ok200(kindRef),
-		}, gvk, "get")
+		b.addRead(item, itemParams, b.op("read", scope+kind), "read the specified "+kind, kindRef, gvk)
 	}
 	if r.has(VerbUpdate) {
 		b.addReplace(item, itemParams, b.op("replace", scope+kind), "replace the specified "+kind, kindRef, gvk)
@@ -318,23 +264,12 @@ func (b *routeBuilder) addResource(r *Resource) error {
 			consumes:    anyMediaTypes,
 			produces:    objectMediaTypes,
 			request:     deleteOptionsRef,
-			responses: []common.StatusCodeResponse{
-				response{http.StatusOK, "OK", statusRef},
-				response{http.StatusAccepted, "Accepted", statusRef},
-			},
+			responses:   responsesOf(statusRef, http.StatusOK, http.StatusAccepted),
 		}, gvk, "delete")
 	}
 	if r.has(VerbWatch) {
-		b.add(&route{
-			method:      http.MethodGet,
-			path:        watchPath(item),
-			operationID: b.op("watch", scope+kind),
-			description: "watch changes to an object of kind " + kind + ". deprecated: use the 'watch' parameter with a list operation instead, filtered to a single item with the 'fieldSelector' parameter.",
-			params:      join(itemParams, []common.Parameter{prettyParam}, listOptionsParams),
-			consumes:    anyMediaTypes,
-			produces:    listMediaTypes,
-			responses:   ok200(watchEventRef),
-		}, gvk, "watch")
+		description := "watch changes to an object of kind " + kind + ". deprecated: use the 'watch' parameter with a list operation instead, filtered to a single item with the 'fieldSelector' parameter."
+		b.addList(watchPath(item), itemParams, b.op("watch", scope+kind), description, watchEventRef, gvk, "watch")
 	}
 
 	for i := range r.Subresources {
@@ -343,6 +278,51 @@ func (b *routeBuilder) addResource(r *Resource) error {
 		}
 	}
 	return nil
+}
+
+// addList adds a GET operation on path that takes the list options and may
+// stream: a list of model, or a watch (action watchlist or watch) whose model
+// is the watch event.
+func (b *routeBuilder) addList(path string, params []common.Parameter, operationID, description string, model typeRef, gvk schema.GroupVersionKind, action string) {
+	b.add(&route{
+		method:      http.MethodGet,
+		path:        path,
+		operationID: operationID,
+		description: description,
+		params:      join(params, []common.Parameter{prettyParam}, listOptionsParams),
+		consumes:    anyMediaTypes,
+		produces:    listMediaTypes,
+		responses:   responsesOf(model, http.StatusOK),
+	}, gvk, action)
+}
+
+// addRead adds a GET operation on path that answers with model.
+func (b *routeBuilder) addRead(path string, params []common.Parameter, operationID, description string, model typeRef, gvk schema.GroupVersionKind) {
+	b.add(&route{
+		method:      http.MethodGet,
+		path:        path,
+		operationID: operationID,
+		description: description,
+		params:      join(params, []common.Parameter{prettyParam}),
+		consumes:    anyMediaTypes,
+		produces:    objectMediaTypes,
+		responses:   responsesOf(model, http.StatusOK),
+	}, gvk, "get")
+}
+
+// addCreate adds a POST operation on path that takes and answers with model.
+func (b *routeBuilder) addCreate(path string, params []common.Parameter, operationID, description string, model typeRef, gvk schema.GroupVersionKind) {
+	b.add(&route{
+		method:      http.MethodPost,
+		path:        path,
+		operationID: operationID,
+		description: description,
+		params:      join(params, []common.Parameter{prettyParam, bodyParam(true)}, createOptionsParams),
+		consumes:    anyMediaTypes,
+		produces:    objectMediaTypes,
+		request:     model,
+		responses:   responsesOf(model, http.StatusOK, http.StatusCreated, http.StatusAccepted),
+	}, gvk, "post")
 }
 
 // addReplace adds a PUT operation on path.
@@ -356,10 +336,7 @@ func (b *routeBuilder) addReplace(path string, params []common.Parameter, operat
 		consumes:    anyMediaTypes,
 		produces:    objectMediaTypes,
 		request:     model,
-		responses: []common.StatusCodeResponse{
-			response{http.StatusOK, "OK", model},
-			response{http.StatusCreated, "Created", model},
-		},
+		responses:   responsesOf(model, http.StatusOK, http.StatusCreated),
 	}, gvk, "put")
 }
 
@@ -376,10 +353,7 @@ func (b *routeBuilder) addPatch(path string, params []common.Parameter, operatio
 		consumes:    patchMediaTypes,
 		produces:    objectMediaTypes,
 		request:     patchRef,
-		responses: []common.StatusCodeResponse{
-			response{http.StatusOK, "OK", model},
-			response{http.StatusCreated, "Created", model},
-		},
+		responses:   responsesOf(model, http.StatusOK, http.StatusCreated),
 	}, gvk, "patch")
 }
 
@@ -401,7 +375,7 @@ func (b *routeBuilder) addSubresource(r *Resource, sub *Subresource, scope, item
 				params:      join(collectionParams, []common.Parameter{nameParam(r.Kind), prettyParam}, optionsParams),
 				consumes:    anyMediaTypes,
 				produces:    logMediaTypes,
-				responses:   ok200(stringRef),
+				responses:   responsesOf(stringRef, http.StatusOK),
 			}, r.kind(), "get")
 			return nil
 		}
@@ -421,7 +395,7 @@ func (b *routeBuilder) addSubresource(r *Resource, sub *Subresource, scope, item
 				params:      join(collectionParams, []common.Parameter{nameParam(optionsKind.Kind)}, optionsParams),
 				consumes:    anyMediaTypes,
 				produces:    anyMediaTypes,
-				responses:   ok200(stringRef),
+				responses:   responsesOf(stringRef, http.StatusOK),
 			}, optionsKind, "connect")
 		}
 		return nil
@@ -437,16 +411,7 @@ func (b *routeBuilder) addSubresource(r *Resource, sub *Subresource, scope, item
 	}
 	params := join(collectionParams, []common.Parameter{nameParam(gvk.Kind)})
 	if has(VerbGet) {
-		b.add(&route{
-			method:      http.MethodGet,
-			path:        path,
-			operationID: b.op("read", suffix),
-			description: "read " + sub.Name + " of the specified " + r.Kind,
-			params:      join(params, []common.Parameter{prettyParam}),
-			consumes:    anyMediaTypes,
-			produces:    objectMediaTypes,
-			responses:   ok200(model),
-		}, gvk, "get")
+		b.addRead(path, params, b.op("read", suffix), "read "+sub.Name+" of the specified "+r.Kind, model, gvk)
 	}
 	if has(VerbUpdate) {
 		b.addReplace(path, params, b.op("replace", suffix), "replace "+sub.Name+" of the specified "+r.Kind, model, gvk)
@@ -455,21 +420,7 @@ func (b *routeBuilder) addSubresource(r *Resource, sub *Subresource, scope, item
 		b.addPatch(path, params, b.op("patch", suffix), "partially update "+sub.Name+" of the specified "+r.Kind, model, gvk)
 	}
 	if has(VerbCreate) {
-		b.add(&route{
-			method:      http.MethodPost,
-			path:        path,
-			operationID: b.op("create", suffix),
-			description: "create " + sub.Name + " of " + withArticle(r.Kind),
-			params:      join(params, []common.Parameter{prettyParam, bodyParam(true)}, createOptionsParams),
-			consumes:    anyMediaTypes,
-			produces:    objectMediaTypes,
-			request:     model,
-			responses: []common.StatusCodeResponse{
-				response{http.StatusOK, "OK", model},
-				response{http.StatusCreated, "Created", model},
-				response{http.StatusAccepted, "Accepted", model},
-			},
-		}, gvk, "post")
+		b.addCreate(path, params, b.op("create", suffix), "create "+sub.Name+" of "+withArticle(r.Kind), model, gvk)
 	}
 	return nil
 }

@@ -27,15 +27,9 @@ func newTestService(t *testing.T) *Service {
 // parameters.
 func v2Operation(t *testing.T, doc *spec.Swagger, path, method string) (*spec.Operation, []spec.Parameter) {
 	t.Helper()
-	item, ok := doc.Paths.Paths[path]
-	if !ok {
-		t.Fatalf("v2 document has no path %s", path)
-	}
-	ops := map[string]*spec.Operation{"GET": item.Get, "POST": item.Post, "PUT": item.Put, "PATCH": item.Patch, "DELETE": item.Delete}
-	op := ops[method]
-	if op == nil {
-		t.Fatalf("v2 path %s has no %s operation", path, method)
-	}
+	item, op := pathOperation(t, "v2", doc.Paths.Paths, path, method, func(item spec.PathItem) map[string]*spec.Operation {
+		return map[string]*spec.Operation{"GET": item.Get, "POST": item.Post, "PUT": item.Put, "PATCH": item.Patch, "DELETE": item.Delete}
+	})
 	return op, item.Parameters
 }
 
@@ -43,16 +37,26 @@ func v2Operation(t *testing.T, doc *spec.Swagger, path, method string) (*spec.Op
 // parameters.
 func v3Operation(t *testing.T, doc *spec3.OpenAPI, path, method string) (*spec3.Operation, []*spec3.Parameter) {
 	t.Helper()
-	item, ok := doc.Paths.Paths[path]
-	if !ok {
-		t.Fatalf("v3 document has no path %s", path)
-	}
-	ops := map[string]*spec3.Operation{"GET": item.Get, "POST": item.Post, "PUT": item.Put, "PATCH": item.Patch, "DELETE": item.Delete}
-	op := ops[method]
-	if op == nil {
-		t.Fatalf("v3 path %s has no %s operation", path, method)
-	}
+	item, op := pathOperation(t, "v3", doc.Paths.Paths, path, method, func(item *spec3.Path) map[string]*spec3.Operation {
+		return map[string]*spec3.Operation{"GET": item.Get, "POST": item.Post, "PUT": item.Put, "PATCH": item.Patch, "DELETE": item.Delete}
+	})
 	return op, item.Parameters
+}
+
+// pathOperation returns the item of path in paths, the paths of the version
+// document, and the item's operation of method, which byMethod lists. It
+// fails the test when either is missing.
+func pathOperation[I any, O any](t *testing.T, version string, paths map[string]I, path, method string, byMethod func(I) map[string]*O) (I, *O) {
+	t.Helper()
+	item, ok := paths[path]
+	if !ok {
+		t.Fatalf("%s document has no path %s", version, path)
+	}
+	op := byMethod(item)[method]
+	if op == nil {
+		t.Fatalf("%s path %s has no %s operation", version, path, method)
+	}
+	return item, op
 }
 
 // v3ParamNames returns the sorted names of the operation's parameters,

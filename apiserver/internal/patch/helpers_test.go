@@ -220,3 +220,6 @@ func containerNames(spec corev1.PodSpec) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// deploy returns obj as the Deployment it holds.
+func deploy(obj runtime.Object) *appsv1.Deployment { return obj.(*appsv1.Deployment) }

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -42,7 +41,6 @@ func TestPatchJSONAndMerge(t *testing.T) {
 		return created(t, newDeployment(), deploymentGVK, "kubectl-client-side-apply")
 	}
 	runPod := func(t *testing.T) runtime.Object { return created(t, newPod(), podGVK, "kubectl-run") }
-	deploy := func(obj runtime.Object) *appsv1.Deployment { return obj.(*appsv1.Deployment) }
 
 	tests := []struct {
 		name      string

@@ -43,6 +43,16 @@ func TestNew(t *testing.T) {
 	}
 }
 
+// editedLive returns an obj function for TestUpdate: a copy of the live
+// Deployment, changed by edit.
+func editedLive(edit func(d *appsv1.Deployment)) func(live runtime.Object) runtime.Object {
+	return func(live runtime.Object) runtime.Object {
+		d := live.DeepCopyObject().(*appsv1.Deployment)
+		edit(d)
+		return d
+	}
+}
+
 func TestUpdate(t *testing.T) {
 	m := newTestManager(t)
 	csa := func(t *testing.T) runtime.Object {
@@ -74,11 +84,9 @@ func TestUpdate(t *testing.T) {
 		{
 			name: "an update by another manager takes the changed field",
 			live: csa,
-			obj: func(live runtime.Object) runtime.Object {
-				d := live.DeepCopyObject().(*appsv1.Deployment)
+			obj: editedLive(func(d *appsv1.Deployment) {
 				d.Spec.Template.Spec.Containers[0].Image = "nginx:1.26"
-				return d
-			},
+			}),
 			opts:        Options{FieldManager: "kubectl-edit"},
 			wantEntries: "kubectl-client-side-apply/Update@apps/v1 kubectl-edit/Update@apps/v1",
 			check: func(t *testing.T, got runtime.Object) {
@@ -101,12 +109,10 @@ func TestUpdate(t *testing.T) {
 		{
 			name: "a status update is recorded for the status subresource",
 			live: csa,
-			obj: func(live runtime.Object) runtime.Object {
-				d := live.DeepCopyObject().(*appsv1.Deployment)
+			obj: editedLive(func(d *appsv1.Deployment) {
 				d.Status.Replicas, d.Status.ObservedGeneration = 3, 1
 				d.Spec.Paused = true // reset by the status strategy: never owned
-				return d
-			},
+			}),
 			opts:        Options{FieldManager: "kube-controller-manager", Subresource: "status"},
 			wantEntries: "kube-controller-manager/Update/status@apps/v1 kubectl-client-side-apply/Update@apps/v1",
 			check: func(t *testing.T, got runtime.Object) {
@@ -119,12 +125,10 @@ func TestUpdate(t *testing.T) {
 		{
 			name: "spec changes on the main resource are recorded, status changes are not",
 			live: csa,
-			obj: func(live runtime.Object) runtime.Object {
-				d := live.DeepCopyObject().(*appsv1.Deployment)
+			obj: editedLive(func(d *appsv1.Deployment) {
 				d.Status.Replicas = 3
 				d.Spec.Paused = true
-				return d
-			},
+			}),
 			opts:        Options{FieldManager: "kubectl-edit"},
 			wantEntries: "kubectl-client-side-apply/Update@apps/v1 kubectl-edit/Update@apps/v1",
 			check: func(t *testing.T, got runtime.Object) {
@@ -137,34 +141,28 @@ func TestUpdate(t *testing.T) {
 		{
 			name: "an empty managedFields list resets them",
 			live: csa,
-			obj: func(live runtime.Object) runtime.Object {
-				d := live.DeepCopyObject().(*appsv1.Deployment)
+			obj: editedLive(func(d *appsv1.Deployment) {
 				d.ManagedFields = []metav1.ManagedFieldsEntry{}
 				d.Spec.Paused = true
-				return d
-			},
+			}),
 			opts:        Options{FieldManager: "kubectl-edit"},
 			wantEntries: "",
 		},
 		{
 			name: "managedFields sent by the client replace the live ones",
 			live: csa,
-			obj: func(live runtime.Object) runtime.Object {
-				d := live.DeepCopyObject().(*appsv1.Deployment)
+			obj: editedLive(func(d *appsv1.Deployment) {
 				d.ManagedFields[0].Manager = "renamed"
-				return d
-			},
+			}),
 			opts:        Options{FieldManager: "kubectl-replace"},
 			wantEntries: "renamed/Update@apps/v1",
 		},
 		{
 			name: "managedFields sent to a subresource are ignored",
 			live: csa,
-			obj: func(live runtime.Object) runtime.Object {
-				d := live.DeepCopyObject().(*appsv1.Deployment)
+			obj: editedLive(func(d *appsv1.Deployment) {
 				d.ManagedFields[0].Manager = "renamed"
-				return d
-			},
+			}),
 			opts:        Options{FieldManager: "kube-controller-manager", Subresource: "status"},
 			wantEntries: "kubectl-client-side-apply/Update@apps/v1",
 		},

@@ -52,6 +52,22 @@ func TestKubectlApplyPatchShape(t *testing.T) {
 	}
 }
 
+// fixedPatch returns a patch function for TestPatchStrategicMerge that sends body
+// whatever the live object.
+func fixedPatch(body string) func(*testing.T, runtime.Object) string {
+	return func(*testing.T, runtime.Object) string { return body }
+}
+
+// wantContainers returns a check for TestPatchStrategicMerge that the patched
+// Deployment's pod template has the containers names, comma-separated, in order.
+func wantContainers(names string) func(*testing.T, runtime.Object) {
+	return func(t *testing.T, got runtime.Object) {
+		if n := containerNames(deploy(got).Spec.Template.Spec); n != names {
+			t.Errorf("containers = %s; want %s", n, names)
+		}
+	}
+}
+
 func TestPatchStrategicMerge(t *testing.T) {
 	csaDeployment := func(t *testing.T) runtime.Object {
 		return created(t, newDeployment(), deploymentGVK, "kubectl-client-side-apply")
@@ -71,7 +87,6 @@ func TestPatchStrategicMerge(t *testing.T) {
 	}
 	newConfig := strings.Replace(deploymentConfig, "nginx:1.25", "nginx:1.26", 1)
 	sidecarConfig := strings.Replace(deploymentConfig, `"containers":[`, `"containers":[{"image":"busybox","name":"sidecar"},`, 1)
-	deploy := func(obj runtime.Object) *appsv1.Deployment { return obj.(*appsv1.Deployment) }
 
 	tests := []struct {
 		name  string
@@ -116,46 +131,28 @@ func TestPatchStrategicMerge(t *testing.T) {
 				}
 				return p
 			},
-			opts: Options{FieldManager: "kubectl-client-side-apply", FieldValidation: "Strict"},
-			check: func(t *testing.T, got runtime.Object) {
-				if n := containerNames(deploy(got).Spec.Template.Spec); n != "sidecar,nginx" {
-					t.Errorf("containers = %s; want sidecar,nginx", n)
-				}
-			},
+			opts:  Options{FieldManager: "kubectl-client-side-apply", FieldValidation: "Strict"},
+			check: wantContainers("sidecar,nginx"),
 		},
 		{
-			name: "kubectl apply removes a container with $patch delete",
-			live: twoContainers,
-			patch: func(*testing.T, runtime.Object) string {
-				return `{"spec":{"template":{"spec":{"$setElementOrder/containers":[{"name":"nginx"}],"containers":[{"$patch":"delete","name":"sidecar"}]}}}}`
-			},
-			opts: Options{FieldManager: "kubectl-client-side-apply"},
-			check: func(t *testing.T, got runtime.Object) {
-				if n := containerNames(deploy(got).Spec.Template.Spec); n != "nginx" {
-					t.Errorf("containers = %s; want nginx", n)
-				}
-			},
+			name:  "kubectl apply removes a container with $patch delete",
+			live:  twoContainers,
+			patch: fixedPatch(`{"spec":{"template":{"spec":{"$setElementOrder/containers":[{"name":"nginx"}],"containers":[{"$patch":"delete","name":"sidecar"}]}}}}`),
+			opts:  Options{FieldManager: "kubectl-client-side-apply"},
+			check: wantContainers("nginx"),
 		},
 		{
-			name: "$patch replace replaces the whole list",
-			live: twoContainers,
-			patch: func(*testing.T, runtime.Object) string {
-				return `{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"app:1"},{"$patch":"replace"}]}}}}`
-			},
-			opts: Options{FieldManager: "kubectl-edit"},
-			check: func(t *testing.T, got runtime.Object) {
-				if n := containerNames(deploy(got).Spec.Template.Spec); n != "app" {
-					t.Errorf("containers = %s; want app", n)
-				}
-			},
+			name:  "$patch replace replaces the whole list",
+			live:  twoContainers,
+			patch: fixedPatch(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"app:1"},{"$patch":"replace"}]}}}}`),
+			opts:  Options{FieldManager: "kubectl-edit"},
+			check: wantContainers("app"),
 		},
 		{
-			name: "$retainKeys drops rollingUpdate when the strategy becomes Recreate",
-			live: twoContainers,
-			patch: func(*testing.T, runtime.Object) string {
-				return `{"spec":{"strategy":{"$retainKeys":["type"],"rollingUpdate":null,"type":"Recreate"}}}`
-			},
-			opts: Options{FieldManager: "kubectl-client-side-apply"},
+			name:  "$retainKeys drops rollingUpdate when the strategy becomes Recreate",
+			live:  twoContainers,
+			patch: fixedPatch(`{"spec":{"strategy":{"$retainKeys":["type"],"rollingUpdate":null,"type":"Recreate"}}}`),
+			opts:  Options{FieldManager: "kubectl-client-side-apply"},
 			check: func(t *testing.T, got runtime.Object) {
 				want := appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
 				if s := deploy(got).Spec.Strategy; diff(s, want) != "" {
@@ -164,12 +161,10 @@ func TestPatchStrategicMerge(t *testing.T) {
 			},
 		},
 		{
-			name: "$deleteFromPrimitiveList removes one finalizer",
-			live: twoContainers,
-			patch: func(*testing.T, runtime.Object) string {
-				return `{"metadata":{"$deleteFromPrimitiveList/finalizers":["example.com/a"]}}`
-			},
-			opts: Options{FieldManager: "kubectl-patch"},
+			name:  "$deleteFromPrimitiveList removes one finalizer",
+			live:  twoContainers,
+			patch: fixedPatch(`{"metadata":{"$deleteFromPrimitiveList/finalizers":["example.com/a"]}}`),
+			opts:  Options{FieldManager: "kubectl-patch"},
 			check: func(t *testing.T, got runtime.Object) {
 				if f := deploy(got).Finalizers; len(f) != 1 || f[0] != "example.com/b" {
 					t.Errorf("finalizers = %v; want [example.com/b]", f)
@@ -177,12 +172,10 @@ func TestPatchStrategicMerge(t *testing.T) {
 			},
 		},
 		{
-			name: "kubectl rollout restart annotates the template",
-			live: csaDeployment,
-			patch: func(*testing.T, runtime.Object) string {
-				return `{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"2025-01-02T03:04:05Z"}}}}}`
-			},
-			opts: Options{FieldManager: "kubectl-rollout"},
+			name:  "kubectl rollout restart annotates the template",
+			live:  csaDeployment,
+			patch: fixedPatch(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"2025-01-02T03:04:05Z"}}}}}`),
+			opts:  Options{FieldManager: "kubectl-rollout"},
 			check: func(t *testing.T, got runtime.Object) {
 				if a := deploy(got).Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]; a != "2025-01-02T03:04:05Z" {
 					t.Errorf("restartedAt = %q; want 2025-01-02T03:04:05Z", a)
@@ -194,12 +187,10 @@ func TestPatchStrategicMerge(t *testing.T) {
 			},
 		},
 		{
-			name: "kind and apiVersion changes are ignored",
-			live: csaDeployment,
-			patch: func(*testing.T, runtime.Object) string {
-				return `{"apiVersion":"v1","kind":"Pod","spec":{"paused":true}}`
-			},
-			opts: Options{FieldManager: "kubectl-patch"},
+			name:  "kind and apiVersion changes are ignored",
+			live:  csaDeployment,
+			patch: fixedPatch(`{"apiVersion":"v1","kind":"Pod","spec":{"paused":true}}`),
+			opts:  Options{FieldManager: "kubectl-patch"},
 			check: func(t *testing.T, got runtime.Object) {
 				if gvk := got.GetObjectKind().GroupVersionKind(); gvk != deploymentGVK || !deploy(got).Spec.Paused {
 					t.Errorf("kind = %v, paused = %v; want %v, true", gvk, deploy(got).Spec.Paused, deploymentGVK)
@@ -207,13 +198,11 @@ func TestPatchStrategicMerge(t *testing.T) {
 			},
 		},
 		{
-			name: "kubectl set image on a pod merges the container by name",
-			live: func(t *testing.T) runtime.Object { return created(t, newPod(), podGVK, "kubectl-run") },
-			gvk:  "pod",
-			patch: func(*testing.T, runtime.Object) string {
-				return `{"spec":{"containers":[{"image":"nginx:1.26","name":"nginx"}]}}`
-			},
-			opts: Options{FieldManager: "kubectl-set"},
+			name:  "kubectl set image on a pod merges the container by name",
+			live:  func(t *testing.T) runtime.Object { return created(t, newPod(), podGVK, "kubectl-run") },
+			gvk:   "pod",
+			patch: fixedPatch(`{"spec":{"containers":[{"image":"nginx:1.26","name":"nginx"}]}}`),
+			opts:  Options{FieldManager: "kubectl-set"},
 			check: func(t *testing.T, got runtime.Object) {
 				p := got.(*corev1.Pod)
 				if len(p.Spec.Containers) != 1 || p.Spec.Containers[0].Image != "nginx:1.26" || p.Spec.NodeName != "node-1" {
@@ -225,13 +214,11 @@ func TestPatchStrategicMerge(t *testing.T) {
 			},
 		},
 		{
-			name: "null deletes a pod label",
-			live: func(t *testing.T) runtime.Object { return created(t, newPod(), podGVK, "kubectl-run") },
-			gvk:  "pod",
-			patch: func(*testing.T, runtime.Object) string {
-				return `{"metadata":{"labels":{"app":null,"tier":"web"}}}`
-			},
-			opts: Options{FieldManager: "kubectl-edit"},
+			name:  "null deletes a pod label",
+			live:  func(t *testing.T) runtime.Object { return created(t, newPod(), podGVK, "kubectl-run") },
+			gvk:   "pod",
+			patch: fixedPatch(`{"metadata":{"labels":{"app":null,"tier":"web"}}}`),
+			opts:  Options{FieldManager: "kubectl-edit"},
 			check: func(t *testing.T, got runtime.Object) {
 				if l := got.(*corev1.Pod).Labels; diff(l, map[string]string{"tier": "web"}) != "" {
 					t.Errorf("labels = %v; want only tier=web", l)

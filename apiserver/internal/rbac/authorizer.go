@@ -132,25 +132,8 @@ func (a *Authorizer) visitRules(user User, namespace string, visit func(g grant,
 		}
 	} else {
 		for _, crb := range crbs {
-			if crb == nil {
-				continue
-			}
-			i, ok := appliesTo(user, crb.Subjects, "")
-			if !ok {
-				continue
-			}
-			rules, err := a.roleRefRules(crb.RoleRef, "")
-			if err != nil {
-				if !visit(grant{}, nil, err) {
-					return
-				}
-				continue
-			}
-			g := grant{clusterBinding: crb, subject: &crb.Subjects[i]}
-			for j := range rules {
-				if !visit(g, &rules[j], nil) {
-					return
-				}
+			if crb != nil && !a.visitBinding(user, crb.Subjects, crb.RoleRef, "", grant{clusterBinding: crb}, visit) {
+				return
 			}
 		}
 	}
@@ -164,41 +147,62 @@ func (a *Authorizer) visitRules(user User, namespace string, visit func(g grant,
 		return
 	}
 	for _, rb := range rbs {
-		if rb == nil {
-			continue
-		}
-		i, ok := appliesTo(user, rb.Subjects, namespace)
-		if !ok {
-			continue
-		}
-		rules, err := a.roleRefRules(rb.RoleRef, namespace)
-		if err != nil {
-			if !visit(grant{}, nil, err) {
-				return
-			}
-			continue
-		}
-		g := grant{binding: rb, subject: &rb.Subjects[i]}
-		for j := range rules {
-			if !visit(g, &rules[j], nil) {
-				return
-			}
+		if rb != nil && !a.visitBinding(user, rb.Subjects, rb.RoleRef, namespace, grant{binding: rb}, visit) {
+			return
 		}
 	}
 }
 
-// roleRefRules returns the rules of the role a binding in bindingNamespace ("" for a
-// ClusterRoleBinding) refers to. A missing role is reported with the message a
-// Kubernetes lister gives (`clusterrole.rbac.authorization.k8s.io "x" not found`).
-func (a *Authorizer) roleRefRules(ref rbacv1.RoleRef, bindingNamespace string) ([]rbacv1.PolicyRule, error) {
+// visitBinding calls visit, as visitRules does, with the rules of ref if one
+// of subjects designates user, for a binding in namespace ("" for a
+// ClusterRoleBinding); g, the binding's grant, gets the matching subject. It
+// reports false once visit has returned false.
+func (a *Authorizer) visitBinding(user User, subjects []rbacv1.Subject, ref rbacv1.RoleRef, namespace string, g grant, visit func(g grant, rule *rbacv1.PolicyRule, err error) bool) bool {
+	i, ok := appliesTo(user, subjects, namespace)
+	if !ok {
+		return true
+	}
+	rules, err := a.roleRules(ref, namespace, listerRoleResources)
+	if err != nil {
+		return visit(grant{}, nil, err)
+	}
+	g.subject = &subjects[i]
+	for j := range rules {
+		if !visit(g, &rules[j], nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// roleResources are the resource names a missing Role and ClusterRole are
+// reported under.
+type roleResources struct {
+	role, clusterRole string
+}
+
+var (
+	// listerRoleResources give the message of a Kubernetes lister, which the
+	// authorizer reports: `clusterrole.rbac.authorization.k8s.io "x" not found`.
+	listerRoleResources = roleResources{role: "role", clusterRole: "clusterrole"}
+	// registryRoleResources give the message of the Kubernetes registry,
+	// which the escalation checks report:
+	// `clusterroles.rbac.authorization.k8s.io "x" not found`.
+	registryRoleResources = roleResources{role: "roles", clusterRole: "clusterroles"}
+)
+
+// roleRules returns the rules of the role ref, for a binding in namespace (""
+// for a ClusterRoleBinding). A missing role is a *NotFoundError naming the
+// resource as names gives it; an unknown ref.Kind is ErrUnsupportedRoleRef.
+func (a *Authorizer) roleRules(ref rbacv1.RoleRef, namespace string, names roleResources) ([]rbacv1.PolicyRule, error) {
 	switch ref.Kind {
 	case "Role":
-		role, err := a.src.GetRole(bindingNamespace, ref.Name)
+		role, err := a.src.GetRole(namespace, ref.Name)
 		if err != nil {
 			return nil, err
 		}
 		if role == nil {
-			return nil, &NotFoundError{Resource: rbacv1.Resource("role"), Name: ref.Name}
+			return nil, &NotFoundError{Resource: rbacv1.Resource(names.role), Name: ref.Name}
 		}
 		return role.Rules, nil
 	case "ClusterRole":
@@ -207,7 +211,7 @@ func (a *Authorizer) roleRefRules(ref rbacv1.RoleRef, bindingNamespace string) (
 			return nil, err
 		}
 		if role == nil {
-			return nil, &NotFoundError{Resource: rbacv1.Resource("clusterrole"), Name: ref.Name}
+			return nil, &NotFoundError{Resource: rbacv1.Resource(names.clusterRole), Name: ref.Name}
 		}
 		return role.Rules, nil
 	default:

@@ -89,39 +89,11 @@ func (a *Authorizer) CanBind(ctx context.Context, user User, ref rbacv1.RoleRef,
 	}) {
 		return nil
 	}
-	rules, err := a.boundRules(ref, namespace)
+	rules, err := a.roleRules(ref, namespace, registryRoleResources)
 	if err != nil {
 		return err
 	}
 	return a.ConfirmNoEscalation(ctx, user, namespace, rules)
-}
-
-// boundRules returns the rules of the role ref, for a binding in namespace,
-// reporting a missing role with the message of the Kubernetes registry
-// (`clusterroles.rbac.authorization.k8s.io "x" not found`).
-func (a *Authorizer) boundRules(ref rbacv1.RoleRef, namespace string) ([]rbacv1.PolicyRule, error) {
-	switch ref.Kind {
-	case "Role":
-		role, err := a.src.GetRole(namespace, ref.Name)
-		if err != nil {
-			return nil, err
-		}
-		if role == nil {
-			return nil, &NotFoundError{Resource: rbacv1.Resource("roles"), Name: ref.Name}
-		}
-		return role.Rules, nil
-	case "ClusterRole":
-		role, err := a.src.GetClusterRole(ref.Name)
-		if err != nil {
-			return nil, err
-		}
-		if role == nil {
-			return nil, &NotFoundError{Resource: rbacv1.Resource("clusterroles"), Name: ref.Name}
-		}
-		return role.Rules, nil
-	default:
-		return nil, fmt.Errorf("%w: %q", ErrUnsupportedRoleRef, ref.Kind)
-	}
 }
 
 // CheckRole decides whether user may store role, a Role being created (old is
@@ -133,10 +105,7 @@ func (a *Authorizer) boundRules(ref rbacv1.RoleRef, namespace string) ([]rbacv1.
 // every permission of role.Rules in its namespace. A refusal matches
 // ErrEscalation.
 func (a *Authorizer) CheckRole(ctx context.Context, user User, role, old *rbacv1.Role) error {
-	if isMaster(user) {
-		return nil
-	}
-	if old != nil && onlyGCFieldsChanged(role.DeepCopy(), old) {
+	if writeExempt(user, role, old) {
 		return nil
 	}
 	if a.mayEscalate(user, "roles", role.Namespace, nameOnUpdate(role.Name, old != nil)) {
@@ -152,10 +121,7 @@ func (a *Authorizer) CheckRole(ctx context.Context, user User, role, old *rbacv1
 // written by a user holding full authority (cluster-admin's rules). A refusal
 // matches ErrEscalation.
 func (a *Authorizer) CheckClusterRole(ctx context.Context, user User, role, old *rbacv1.ClusterRole) error {
-	if isMaster(user) {
-		return nil
-	}
-	if old != nil && onlyGCFieldsChanged(role.DeepCopy(), old) {
+	if writeExempt(user, role, old) {
 		return nil
 	}
 	if a.mayEscalate(user, "clusterroles", "", nameOnUpdate(role.Name, old != nil)) {
@@ -181,10 +147,7 @@ func (a *Authorizer) CheckClusterRole(ctx context.Context, user User, role, old 
 // update only changes ownerReferences or finalizers, or if CanBind allows
 // binding rb.RoleRef in rb.Namespace.
 func (a *Authorizer) CheckRoleBinding(ctx context.Context, user User, rb, old *rbacv1.RoleBinding) error {
-	if isMaster(user) {
-		return nil
-	}
-	if old != nil && onlyGCFieldsChanged(rb.DeepCopy(), old) {
+	if writeExempt(user, rb, old) {
 		return nil
 	}
 	return a.CanBind(ctx, user, rb.RoleRef, rb.Namespace)
@@ -194,13 +157,21 @@ func (a *Authorizer) CheckRoleBinding(ctx context.Context, user User, rb, old *r
 // ClusterRoleBinding being created (old is nil) or updated from old, as
 // CheckRoleBinding does, with the bind check made cluster-wide.
 func (a *Authorizer) CheckClusterRoleBinding(ctx context.Context, user User, crb, old *rbacv1.ClusterRoleBinding) error {
-	if isMaster(user) {
-		return nil
-	}
-	if old != nil && onlyGCFieldsChanged(crb.DeepCopy(), old) {
+	if writeExempt(user, crb, old) {
 		return nil
 	}
 	return a.CanBind(ctx, user, crb.RoleRef, "")
+}
+
+// writeExempt reports whether user may store obj, replacing old (nil on
+// create), without the escalation checks: user belongs to system:masters, or
+// the update only changes what the garbage collector changes.
+func writeExempt[P interface {
+	comparable
+	DeepCopy() P
+}](user User, obj, old P) bool {
+	var none P
+	return isMaster(user) || (old != none && onlyGCFieldsChanged(obj.DeepCopy(), old))
 }
 
 // mayEscalate reports whether user may "escalate" the given RBAC role resource.

@@ -30,8 +30,9 @@ func objMeta(name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: "default", CreationTimestamp: ago(time.Hour)}
 }
 
-// convertOne converts a single object of resource gr and returns its only row.
-func convertOne(t *testing.T, gr schema.GroupResource, obj runtime.Object) metav1.TableRow {
+// convertSingle converts obj, a single object of resource gr, and checks that
+// the table has one row with a cell for each column.
+func convertSingle(t *testing.T, gr schema.GroupResource, obj runtime.Object) *metav1.Table {
 	t.Helper()
 	table, err := For(gr).Convert(obj, now, Options{})
 	if err != nil {
@@ -43,20 +44,22 @@ func convertOne(t *testing.T, gr schema.GroupResource, obj runtime.Object) metav
 	if got, want := len(table.Rows[0].Cells), len(table.ColumnDefinitions); got != want {
 		t.Fatalf("For(%v).Convert(%T) row has %d cells for %d columns", gr, obj, got, want)
 	}
-	return table.Rows[0]
+	return table
+}
+
+// convertOne converts a single object of resource gr and returns its only row.
+func convertOne(t *testing.T, gr schema.GroupResource, obj runtime.Object) metav1.TableRow {
+	t.Helper()
+	return convertSingle(t, gr, obj).Rows[0]
 }
 
 // cellsByName converts obj and returns its cells keyed by column name.
 func cellsByName(t *testing.T, gr schema.GroupResource, obj runtime.Object) map[string]any {
 	t.Helper()
-	table, err := For(gr).Convert(obj, now, Options{})
-	if err != nil {
-		t.Fatalf("For(%v).Convert(%T) error: %v", gr, obj, err)
-	}
-	row := convertOne(t, gr, obj)
-	out := make(map[string]any, len(row.Cells))
+	table := convertSingle(t, gr, obj)
+	out := make(map[string]any, len(table.ColumnDefinitions))
 	for i, c := range table.ColumnDefinitions {
-		out[c.Name] = row.Cells[i]
+		out[c.Name] = table.Rows[0].Cells[i]
 	}
 	return out
 }

@@ -51,6 +51,17 @@ func podWith(containers, initContainers []string) *corev1.Pod {
 	return pod
 }
 
+// phasePod returns a builder of a pod with the named app containers, in phase,
+// with statuses as its container statuses.
+func phasePod(phase corev1.PodPhase, containers []string, statuses ...corev1.ContainerStatus) func() *corev1.Pod {
+	return func() *corev1.Pod {
+		pod := podWith(containers, nil)
+		pod.Status.Phase = phase
+		pod.Status.ContainerStatuses = append([]corev1.ContainerStatus(nil), statuses...)
+		return pod
+	}
+}
+
 func TestPodStatusColumns(t *testing.T) {
 	always := corev1.ContainerRestartPolicyAlways
 	sidecarPod := func() *corev1.Pod {
@@ -66,12 +77,8 @@ func TestPodStatusColumns(t *testing.T) {
 		ready, reason, restarts string
 	}{
 		{
-			name: "pending unscheduled",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app"}, nil)
-				pod.Status.Phase = corev1.PodPending
-				return pod
-			},
+			name:  "pending unscheduled",
+			pod:   phasePod(corev1.PodPending, []string{"app"}),
 			ready: "0/1", reason: "Pending", restarts: "0",
 		},
 		{
@@ -87,99 +94,54 @@ func TestPodStatusColumns(t *testing.T) {
 			ready: "0/1", reason: "SchedulingGated", restarts: "0",
 		},
 		{
-			name: "container creating",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app"}, nil)
-				pod.Status.Phase = corev1.PodPending
-				pod.Status.ContainerStatuses = []corev1.ContainerStatus{status("app", waiting("ContainerCreating"), false, 0)}
-				return pod
-			},
+			name:  "container creating",
+			pod:   phasePod(corev1.PodPending, []string{"app"}, status("app", waiting("ContainerCreating"), false, 0)),
 			ready: "0/1", reason: "ContainerCreating", restarts: "0",
 		},
 		{
-			name: "image pull back-off",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app"}, nil)
-				pod.Status.Phase = corev1.PodPending
-				pod.Status.ContainerStatuses = []corev1.ContainerStatus{status("app", waiting("ImagePullBackOff"), false, 0)}
-				return pod
-			},
+			name:  "image pull back-off",
+			pod:   phasePod(corev1.PodPending, []string{"app"}, status("app", waiting("ImagePullBackOff"), false, 0)),
 			ready: "0/1", reason: "ImagePullBackOff", restarts: "0",
 		},
 		{
 			name: "running and ready",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app", "log"}, nil)
-				pod.Status.Phase = corev1.PodRunning
-				pod.Status.ContainerStatuses = []corev1.ContainerStatus{
-					status("app", running(), true, 0),
-					status("log", running(), true, 0),
-				}
-				return pod
-			},
+			pod: phasePod(corev1.PodRunning, []string{"app", "log"},
+				status("app", running(), true, 0),
+				status("log", running(), true, 0),
+			),
 			ready: "2/2", reason: "Running", restarts: "0",
 		},
 		{
 			name: "running, one container not ready",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app", "log"}, nil)
-				pod.Status.Phase = corev1.PodRunning
-				pod.Status.ContainerStatuses = []corev1.ContainerStatus{
-					status("app", running(), false, 0),
-					status("log", running(), true, 0),
-				}
-				return pod
-			},
+			pod: phasePod(corev1.PodRunning, []string{"app", "log"},
+				status("app", running(), false, 0),
+				status("log", running(), true, 0),
+			),
 			ready: "1/2", reason: "Running", restarts: "0",
 		},
 		{
-			name: "completed",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app"}, nil)
-				pod.Status.Phase = corev1.PodSucceeded
-				pod.Status.ContainerStatuses = []corev1.ContainerStatus{status("app", terminated("Completed", 0, 0), false, 0)}
-				return pod
-			},
+			name:  "completed",
+			pod:   phasePod(corev1.PodSucceeded, []string{"app"}, status("app", terminated("Completed", 0, 0), false, 0)),
 			ready: "0/1", reason: "Completed", restarts: "0",
 		},
 		{
-			name: "error",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app"}, nil)
-				pod.Status.Phase = corev1.PodFailed
-				pod.Status.ContainerStatuses = []corev1.ContainerStatus{status("app", terminated("Error", 1, 0), false, 0)}
-				return pod
-			},
+			name:  "error",
+			pod:   phasePod(corev1.PodFailed, []string{"app"}, status("app", terminated("Error", 1, 0), false, 0)),
 			ready: "0/1", reason: "Error", restarts: "0",
 		},
 		{
-			name: "oom killed",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app"}, nil)
-				pod.Status.Phase = corev1.PodRunning
-				pod.Status.ContainerStatuses = []corev1.ContainerStatus{status("app", terminated("OOMKilled", 137, 0), false, 1)}
-				return pod
-			},
+			name:  "oom killed",
+			pod:   phasePod(corev1.PodRunning, []string{"app"}, status("app", terminated("OOMKilled", 137, 0), false, 1)),
 			ready: "0/1", reason: "OOMKilled", restarts: "1",
 		},
 		{
-			name: "terminated without reason shows the exit code",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app"}, nil)
-				pod.Status.Phase = corev1.PodFailed
-				pod.Status.ContainerStatuses = []corev1.ContainerStatus{status("app", terminated("", 2, 0), false, 0)}
-				return pod
-			},
+			name:  "terminated without reason shows the exit code",
+			pod:   phasePod(corev1.PodFailed, []string{"app"}, status("app", terminated("", 2, 0), false, 0)),
 			ready: "0/1", reason: "ExitCode:2", restarts: "0",
 		},
 		{
-			name: "terminated without reason shows the signal",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app"}, nil)
-				pod.Status.Phase = corev1.PodFailed
-				pod.Status.ContainerStatuses = []corev1.ContainerStatus{status("app", terminated("", 137, 9), false, 0)}
-				return pod
-			},
+			name:  "terminated without reason shows the signal",
+			pod:   phasePod(corev1.PodFailed, []string{"app"}, status("app", terminated("", 137, 9), false, 0)),
 			ready: "0/1", reason: "Signal:9", restarts: "0",
 		},
 		{
@@ -209,26 +171,16 @@ func TestPodStatusColumns(t *testing.T) {
 			ready: "2/2", reason: "Running", restarts: "3 (90s ago)",
 		},
 		{
-			name: "restarts without a last termination time",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app"}, nil)
-				pod.Status.Phase = corev1.PodRunning
-				pod.Status.ContainerStatuses = []corev1.ContainerStatus{status("app", running(), true, 2)}
-				return pod
-			},
+			name:  "restarts without a last termination time",
+			pod:   phasePod(corev1.PodRunning, []string{"app"}, status("app", running(), true, 2)),
 			ready: "1/1", reason: "Running", restarts: "2",
 		},
 		{
 			name: "first container's reason wins",
-			pod: func() *corev1.Pod {
-				pod := podWith([]string{"app", "log"}, nil)
-				pod.Status.Phase = corev1.PodRunning
-				pod.Status.ContainerStatuses = []corev1.ContainerStatus{
-					status("app", waiting("CrashLoopBackOff"), false, 0),
-					status("log", terminated("Error", 1, 0), false, 0),
-				}
-				return pod
-			},
+			pod: phasePod(corev1.PodRunning, []string{"app", "log"},
+				status("app", waiting("CrashLoopBackOff"), false, 0),
+				status("log", terminated("Error", 1, 0), false, 0),
+			),
 			ready: "0/2", reason: "CrashLoopBackOff", restarts: "0",
 		},
 		{

@@ -33,20 +33,25 @@ func replicas(r *int32) int32 {
 // controllerSelector validates the required, non-empty selector of a workload
 // controller and returns it as a labels.Selector (nil when unusable).
 func controllerSelector(sel *metav1.LabelSelector, kind string, fldPath *field.Path) (labels.Selector, field.ErrorList) {
-	var errs field.ErrorList
-	if sel == nil {
-		errs = append(errs, field.Required(fldPath, ""))
-	} else {
-		errs = append(errs, labelSelector(sel, fldPath)...)
-		if len(sel.MatchLabels)+len(sel.MatchExpressions) == 0 {
-			errs = append(errs, field.Invalid(fldPath, sel, "empty selector is invalid for "+kind))
-		}
-	}
+	errs := requiredSelector(sel, kind, fldPath)
 	s, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
 		return nil, append(errs, field.Invalid(fldPath, sel, "invalid label selector"))
 	}
 	return s, errs
+}
+
+// requiredSelector validates the required, non-empty selector of a workload
+// controller of kind.
+func requiredSelector(sel *metav1.LabelSelector, kind string, fldPath *field.Path) field.ErrorList {
+	if sel == nil {
+		return field.ErrorList{field.Required(fldPath, "")}
+	}
+	errs := labelSelector(sel, fldPath)
+	if len(sel.MatchLabels)+len(sel.MatchExpressions) == 0 {
+		errs = append(errs, field.Invalid(fldPath, sel, "empty selector is invalid for "+kind))
+	}
+	return errs
 }
 
 // replicaSetTemplate validates the pod template of a ReplicaSet or
@@ -58,11 +63,19 @@ func replicaSetTemplate(t *corev1.PodTemplateSpec, sel labels.Selector, kind str
 		errs = append(errs, field.Invalid(fldPath.Child("metadata", "labels"), t.Labels, "`selector` does not match template `labels`"))
 	}
 	errs = append(errs, PodTemplateSpec(t, fldPath)...)
-	if t.Spec.RestartPolicy != corev1.RestartPolicyAlways {
-		errs = append(errs, field.NotSupported(fldPath.Child("spec", "restartPolicy"), t.Spec.RestartPolicy, []string{string(corev1.RestartPolicyAlways)}))
+	return append(errs, longRunningPodSpec(&t.Spec, kind, fldPath.Child("spec"))...)
+}
+
+// longRunningPodSpec checks the template pod spec of a controller of kind
+// whose pods run until replaced: it restarts Always and has no
+// activeDeadlineSeconds.
+func longRunningPodSpec(spec *corev1.PodSpec, kind string, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if spec.RestartPolicy != corev1.RestartPolicyAlways {
+		errs = append(errs, field.NotSupported(fldPath.Child("restartPolicy"), spec.RestartPolicy, []string{string(corev1.RestartPolicyAlways)}))
 	}
-	if t.Spec.ActiveDeadlineSeconds != nil {
-		errs = append(errs, field.Forbidden(fldPath.Child("spec", "activeDeadlineSeconds"), "activeDeadlineSeconds in "+kind+" is not Supported"))
+	if spec.ActiveDeadlineSeconds != nil {
+		errs = append(errs, field.Forbidden(fldPath.Child("activeDeadlineSeconds"), "activeDeadlineSeconds in "+kind+" is not Supported"))
 	}
 	return errs
 }
@@ -171,9 +184,7 @@ func notMoreThan100Percent(v intstr.IntOrString, p *field.Path) field.ErrorList 
 // DeploymentUpdate validates an update of a Deployment: the rules of
 // Deployment plus an immutable selector.
 func DeploymentUpdate(d, old *appsv1.Deployment) field.ErrorList {
-	errs := ObjectMetaUpdate(&d.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
-	errs = append(errs, deploymentSpec(&d.Spec, field.NewPath("spec"))...)
-	return append(errs, immutable(d.Spec.Selector, old.Spec.Selector, field.NewPath("spec", "selector"))...)
+	return selectorFixedUpdate(&d.ObjectMeta, &old.ObjectMeta, deploymentSpec(&d.Spec, field.NewPath("spec")), d.Spec.Selector, old.Spec.Selector)
 }
 
 // DeploymentStatusUpdate validates a status write: non-negative counters, no
@@ -183,29 +194,60 @@ func DeploymentStatusUpdate(d, old *appsv1.Deployment) field.ErrorList {
 	errs := ObjectMetaUpdate(&d.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
 	sp := field.NewPath("status")
 	st := &d.Status
-	errs = append(errs, nonNegative(st.ObservedGeneration, sp.Child("observedGeneration"))...)
-	errs = append(errs, nonNegative(int64(st.Replicas), sp.Child("replicas"))...)
-	errs = append(errs, nonNegative(int64(st.UpdatedReplicas), sp.Child("updatedReplicas"))...)
-	errs = append(errs, nonNegative(int64(st.ReadyReplicas), sp.Child("readyReplicas"))...)
-	errs = append(errs, nonNegative(int64(st.AvailableReplicas), sp.Child("availableReplicas"))...)
-	errs = append(errs, nonNegative(int64(st.UnavailableReplicas), sp.Child("unavailableReplicas"))...)
+	errs = append(errs, nonNegativeFields(sp,
+		statusField{"observedGeneration", st.ObservedGeneration},
+		statusField{"replicas", int64(st.Replicas)},
+		statusField{"updatedReplicas", int64(st.UpdatedReplicas)},
+		statusField{"readyReplicas", int64(st.ReadyReplicas)},
+		statusField{"availableReplicas", int64(st.AvailableReplicas)},
+		statusField{"unavailableReplicas", int64(st.UnavailableReplicas)},
+	)...)
 	if st.CollisionCount != nil {
 		errs = append(errs, nonNegative(int64(*st.CollisionCount), sp.Child("collisionCount"))...)
 	}
-	const msg = "cannot be greater than status.replicas"
-	if st.UpdatedReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(sp.Child("updatedReplicas"), st.UpdatedReplicas, msg))
-	}
-	if st.ReadyReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(sp.Child("readyReplicas"), st.ReadyReplicas, msg))
-	}
-	if st.AvailableReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(sp.Child("availableReplicas"), st.AvailableReplicas, msg))
-	}
+	errs = append(errs, notAboveReplicas(sp, st.Replicas,
+		replicaCount{"updatedReplicas", st.UpdatedReplicas},
+		replicaCount{"readyReplicas", st.ReadyReplicas},
+		replicaCount{"availableReplicas", st.AvailableReplicas},
+	)...)
 	if st.AvailableReplicas > st.ReadyReplicas {
 		errs = append(errs, field.Invalid(sp.Child("availableReplicas"), st.AvailableReplicas, "cannot be greater than readyReplicas"))
 	}
 	return append(errs, collisionCount(st.CollisionCount, old.Status.CollisionCount, sp.Child("collisionCount"))...)
+}
+
+// statusField is a named integer field of a status.
+type statusField struct {
+	name string
+	v    int64
+}
+
+// nonNegativeFields reports each of fields, under the status path sp, that
+// is negative.
+func nonNegativeFields(sp *field.Path, fields ...statusField) field.ErrorList {
+	var errs field.ErrorList
+	for _, f := range fields {
+		errs = append(errs, nonNegative(f.v, sp.Child(f.name))...)
+	}
+	return errs
+}
+
+// replicaCount is a named count of some of a workload's replicas.
+type replicaCount struct {
+	name string
+	v    int32
+}
+
+// notAboveReplicas reports each of counts, under the status path sp, that is
+// greater than total, the status's replica count.
+func notAboveReplicas(sp *field.Path, total int32, counts ...replicaCount) field.ErrorList {
+	var errs field.ErrorList
+	for _, c := range counts {
+		if c.v > total {
+			errs = append(errs, field.Invalid(sp.Child(c.name), c.v, "cannot be greater than status.replicas"))
+		}
+	}
+	return errs
 }
 
 func collisionCount(cur, old *int32, p *field.Path) field.ErrorList {
@@ -238,9 +280,7 @@ func replicaSetSpec(spec *appsv1.ReplicaSetSpec, fldPath *field.Path) field.Erro
 // ReplicaSetUpdate validates an update of a ReplicaSet: the rules of
 // ReplicaSet plus an immutable selector.
 func ReplicaSetUpdate(rs, old *appsv1.ReplicaSet) field.ErrorList {
-	errs := ObjectMetaUpdate(&rs.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
-	errs = append(errs, replicaSetSpec(&rs.Spec, field.NewPath("spec"))...)
-	return append(errs, immutable(rs.Spec.Selector, old.Spec.Selector, field.NewPath("spec", "selector"))...)
+	return selectorFixedUpdate(&rs.ObjectMeta, &old.ObjectMeta, replicaSetSpec(&rs.Spec, field.NewPath("spec")), rs.Spec.Selector, old.Spec.Selector)
 }
 
 // ReplicaSetStatusUpdate validates a status write: non-negative counters, no
@@ -250,21 +290,18 @@ func ReplicaSetStatusUpdate(rs, old *appsv1.ReplicaSet) field.ErrorList {
 	errs := ObjectMetaUpdate(&rs.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
 	sp := field.NewPath("status")
 	st := &rs.Status
-	errs = append(errs, nonNegative(int64(st.Replicas), sp.Child("replicas"))...)
-	errs = append(errs, nonNegative(int64(st.FullyLabeledReplicas), sp.Child("fullyLabeledReplicas"))...)
-	errs = append(errs, nonNegative(int64(st.ReadyReplicas), sp.Child("readyReplicas"))...)
-	errs = append(errs, nonNegative(int64(st.AvailableReplicas), sp.Child("availableReplicas"))...)
-	errs = append(errs, nonNegative(st.ObservedGeneration, sp.Child("observedGeneration"))...)
-	const msg = "cannot be greater than status.replicas"
-	if st.FullyLabeledReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(sp.Child("fullyLabeledReplicas"), st.FullyLabeledReplicas, msg))
-	}
-	if st.ReadyReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(sp.Child("readyReplicas"), st.ReadyReplicas, msg))
-	}
-	if st.AvailableReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(sp.Child("availableReplicas"), st.AvailableReplicas, msg))
-	}
+	errs = append(errs, nonNegativeFields(sp,
+		statusField{"replicas", int64(st.Replicas)},
+		statusField{"fullyLabeledReplicas", int64(st.FullyLabeledReplicas)},
+		statusField{"readyReplicas", int64(st.ReadyReplicas)},
+		statusField{"availableReplicas", int64(st.AvailableReplicas)},
+		statusField{"observedGeneration", st.ObservedGeneration},
+	)...)
+	errs = append(errs, notAboveReplicas(sp, st.Replicas,
+		replicaCount{"fullyLabeledReplicas", st.FullyLabeledReplicas},
+		replicaCount{"readyReplicas", st.ReadyReplicas},
+		replicaCount{"availableReplicas", st.AvailableReplicas},
+	)...)
 	if st.AvailableReplicas > st.ReadyReplicas {
 		errs = append(errs, field.Invalid(sp.Child("availableReplicas"), st.AvailableReplicas, "cannot be greater than readyReplicas"))
 	}
@@ -292,12 +329,7 @@ func daemonSetSpec(spec *appsv1.DaemonSetSpec, fldPath *field.Path) field.ErrorL
 	}
 	tp := fldPath.Child("template")
 	errs = append(errs, PodTemplateSpec(&spec.Template, tp)...)
-	if spec.Template.Spec.RestartPolicy != corev1.RestartPolicyAlways {
-		errs = append(errs, field.NotSupported(tp.Child("spec", "restartPolicy"), spec.Template.Spec.RestartPolicy, []string{string(corev1.RestartPolicyAlways)}))
-	}
-	if spec.Template.Spec.ActiveDeadlineSeconds != nil {
-		errs = append(errs, field.Forbidden(tp.Child("spec", "activeDeadlineSeconds"), "activeDeadlineSeconds in DaemonSet is not Supported"))
-	}
+	errs = append(errs, longRunningPodSpec(&spec.Template.Spec, "DaemonSet", tp.Child("spec"))...)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), fldPath.Child("minReadySeconds"))...)
 	errs = append(errs, daemonSetUpdateStrategy(&spec.UpdateStrategy, fldPath.Child("updateStrategy"))...)
 	if spec.RevisionHistoryLimit != nil {
@@ -336,9 +368,16 @@ func daemonSetUpdateStrategy(s *appsv1.DaemonSetUpdateStrategy, fldPath *field.P
 // DaemonSetUpdate validates an update of a DaemonSet: the rules of DaemonSet
 // plus an immutable selector.
 func DaemonSetUpdate(ds, old *appsv1.DaemonSet) field.ErrorList {
-	errs := ObjectMetaUpdate(&ds.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
-	errs = append(errs, daemonSetSpec(&ds.Spec, field.NewPath("spec"))...)
-	return append(errs, immutable(ds.Spec.Selector, old.Spec.Selector, field.NewPath("spec", "selector"))...)
+	return selectorFixedUpdate(&ds.ObjectMeta, &old.ObjectMeta, daemonSetSpec(&ds.Spec, field.NewPath("spec")), ds.Spec.Selector, old.Spec.Selector)
+}
+
+// selectorFixedUpdate validates the update of a workload whose selector is
+// immutable: the metadata update, then specErrs (the errors of the new spec),
+// then the selector.
+func selectorFixedUpdate(meta, oldMeta *metav1.ObjectMeta, specErrs field.ErrorList, sel, oldSel *metav1.LabelSelector) field.ErrorList {
+	errs := ObjectMetaUpdate(meta, oldMeta, field.NewPath("metadata"))
+	errs = append(errs, specErrs...)
+	return append(errs, immutable(sel, oldSel, field.NewPath("spec", "selector"))...)
 }
 
 // DaemonSetStatusUpdate validates a status write: non-negative counters and a
@@ -347,21 +386,16 @@ func DaemonSetStatusUpdate(ds, old *appsv1.DaemonSet) field.ErrorList {
 	errs := ObjectMetaUpdate(&ds.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
 	sp := field.NewPath("status")
 	st := &ds.Status
-	for _, c := range []struct {
-		name string
-		v    int64
-	}{
-		{"currentNumberScheduled", int64(st.CurrentNumberScheduled)},
-		{"numberMisscheduled", int64(st.NumberMisscheduled)},
-		{"desiredNumberScheduled", int64(st.DesiredNumberScheduled)},
-		{"numberReady", int64(st.NumberReady)},
-		{"observedGeneration", st.ObservedGeneration},
-		{"updatedNumberScheduled", int64(st.UpdatedNumberScheduled)},
-		{"numberAvailable", int64(st.NumberAvailable)},
-		{"numberUnavailable", int64(st.NumberUnavailable)},
-	} {
-		errs = append(errs, nonNegative(c.v, sp.Child(c.name))...)
-	}
+	errs = append(errs, nonNegativeFields(sp,
+		statusField{"currentNumberScheduled", int64(st.CurrentNumberScheduled)},
+		statusField{"numberMisscheduled", int64(st.NumberMisscheduled)},
+		statusField{"desiredNumberScheduled", int64(st.DesiredNumberScheduled)},
+		statusField{"numberReady", int64(st.NumberReady)},
+		statusField{"observedGeneration", st.ObservedGeneration},
+		statusField{"updatedNumberScheduled", int64(st.UpdatedNumberScheduled)},
+		statusField{"numberAvailable", int64(st.NumberAvailable)},
+		statusField{"numberUnavailable", int64(st.NumberUnavailable)},
+	)...)
 	if st.CollisionCount != nil {
 		errs = append(errs, nonNegative(int64(*st.CollisionCount), sp.Child("collisionCount"))...)
 	}
@@ -424,14 +458,7 @@ func statefulSetSpec(spec *appsv1.StatefulSetSpec, fldPath *field.Path) field.Er
 		errs = append(errs, nonNegative(int64(spec.Ordinals.Start), fldPath.Child("ordinals.start"))...)
 	}
 	sp := fldPath.Child("selector")
-	if spec.Selector == nil {
-		errs = append(errs, field.Required(sp, ""))
-	} else {
-		errs = append(errs, labelSelector(spec.Selector, sp)...)
-		if len(spec.Selector.MatchLabels)+len(spec.Selector.MatchExpressions) == 0 {
-			errs = append(errs, field.Invalid(sp, spec.Selector, "empty selector is invalid for statefulset"))
-		}
-	}
+	errs = append(errs, requiredSelector(spec.Selector, "statefulset", sp)...)
 	tp := fldPath.Child("template")
 	if sel, err := metav1.LabelSelectorAsSelector(spec.Selector); err != nil {
 		errs = append(errs, field.Invalid(sp, spec.Selector, ""))
@@ -443,13 +470,7 @@ func statefulSetSpec(spec *appsv1.StatefulSetSpec, fldPath *field.Path) field.Er
 		errs = append(errs, apivalidation.ValidateAnnotations(spec.Template.Annotations, tp.Child("annotations"))...)
 		errs = append(errs, podAnnotations(spec.Template.Annotations, &spec.Template.Spec, tp.Child("annotations"), podOptions{})...)
 	}
-	if spec.Template.Spec.RestartPolicy != corev1.RestartPolicyAlways {
-		errs = append(errs, field.NotSupported(tp.Child("spec", "restartPolicy"), spec.Template.Spec.RestartPolicy, []string{string(corev1.RestartPolicyAlways)}))
-	}
-	if spec.Template.Spec.ActiveDeadlineSeconds != nil {
-		errs = append(errs, field.Forbidden(tp.Child("spec", "activeDeadlineSeconds"), "activeDeadlineSeconds in StatefulSet is not Supported"))
-	}
-	return errs
+	return append(errs, longRunningPodSpec(&spec.Template.Spec, "StatefulSet", tp.Child("spec"))...)
 }
 
 func retentionPolicyType(t appsv1.PersistentVolumeClaimRetentionPolicyType, p *field.Path) field.ErrorList {
@@ -488,25 +509,23 @@ func StatefulSetUpdate(ss, old *appsv1.StatefulSet) field.ErrorList {
 func StatefulSetStatusUpdate(ss, old *appsv1.StatefulSet) field.ErrorList {
 	sp := field.NewPath("status")
 	st := &ss.Status
-	var errs field.ErrorList
-	errs = append(errs, nonNegative(int64(st.Replicas), sp.Child("replicas"))...)
-	errs = append(errs, nonNegative(int64(st.ReadyReplicas), sp.Child("readyReplicas"))...)
-	errs = append(errs, nonNegative(int64(st.CurrentReplicas), sp.Child("currentReplicas"))...)
-	errs = append(errs, nonNegative(int64(st.UpdatedReplicas), sp.Child("updatedReplicas"))...)
-	errs = append(errs, nonNegative(int64(st.AvailableReplicas), sp.Child("availableReplicas"))...)
-	errs = append(errs, nonNegative(st.ObservedGeneration, sp.Child("observedGeneration"))...)
+	errs := nonNegativeFields(sp,
+		statusField{"replicas", int64(st.Replicas)},
+		statusField{"readyReplicas", int64(st.ReadyReplicas)},
+		statusField{"currentReplicas", int64(st.CurrentReplicas)},
+		statusField{"updatedReplicas", int64(st.UpdatedReplicas)},
+		statusField{"availableReplicas", int64(st.AvailableReplicas)},
+		statusField{"observedGeneration", st.ObservedGeneration},
+	)
 	if st.CollisionCount != nil {
 		errs = append(errs, nonNegative(int64(*st.CollisionCount), sp.Child("collisionCount"))...)
 	}
-	const msg = "cannot be greater than status.replicas"
-	for _, c := range []struct {
-		name string
-		v    int32
-	}{{"readyReplicas", st.ReadyReplicas}, {"currentReplicas", st.CurrentReplicas}, {"updatedReplicas", st.UpdatedReplicas}, {"availableReplicas", st.AvailableReplicas}} {
-		if c.v > st.Replicas {
-			errs = append(errs, field.Invalid(sp.Child(c.name), c.v, msg))
-		}
-	}
+	errs = append(errs, notAboveReplicas(sp, st.Replicas,
+		replicaCount{"readyReplicas", st.ReadyReplicas},
+		replicaCount{"currentReplicas", st.CurrentReplicas},
+		replicaCount{"updatedReplicas", st.UpdatedReplicas},
+		replicaCount{"availableReplicas", st.AvailableReplicas},
+	)...)
 	if st.AvailableReplicas > st.ReadyReplicas {
 		errs = append(errs, field.Invalid(sp.Child("availableReplicas"), st.AvailableReplicas, "cannot be greater than status.readyReplicas"))
 	}

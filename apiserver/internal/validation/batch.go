@@ -576,14 +576,7 @@ func cronJobSpec(spec, old *batchv1.CronJobSpec, fldPath *field.Path) field.Erro
 	if old == nil || !equalStringPtr(old.TimeZone, spec.TimeZone) {
 		errs = append(errs, timeZone(spec.TimeZone, fldPath.Child("timeZone"))...)
 	}
-	cp := fldPath.Child("concurrencyPolicy")
-	switch spec.ConcurrencyPolicy {
-	case batchv1.AllowConcurrent, batchv1.ForbidConcurrent, batchv1.ReplaceConcurrent:
-	case "":
-		errs = append(errs, field.Required(cp, ""))
-	default:
-		errs = append(errs, field.NotSupported(cp, spec.ConcurrencyPolicy, supportedConcurrencyPolicies))
-	}
+	errs = append(errs, requiredOneOf(spec.ConcurrencyPolicy, supportedConcurrencyPolicies, fldPath.Child("concurrencyPolicy"))...)
 	errs = append(errs, jobTemplateSpec(&spec.JobTemplate, fldPath.Child("jobTemplate"))...)
 	if spec.SuccessfulJobsHistoryLimit != nil {
 		errs = append(errs, nonNegative(int64(*spec.SuccessfulJobsHistoryLimit), fldPath.Child("successfulJobsHistoryLimit"))...)

@@ -64,12 +64,7 @@ func containers(cs []corev1.Container, vols map[string]corev1.VolumeSource, podC
 		} else {
 			names[c.Name] = true
 		}
-		if c.Lifecycle != nil {
-			errs = append(errs, lifecycle(c.Lifecycle, gracePeriod, p.Child("lifecycle"))...)
-		}
-		errs = append(errs, livenessProbe(c.LivenessProbe, gracePeriod, p.Child("livenessProbe"))...)
-		errs = append(errs, readinessProbe(c.ReadinessProbe, gracePeriod, p.Child("readinessProbe"))...)
-		errs = append(errs, startupProbe(c.StartupProbe, gracePeriod, p.Child("startupProbe"))...)
+		errs = append(errs, lifecycleAndProbes(c, gracePeriod, p)...)
 		if c.RestartPolicy != nil {
 			errs = append(errs, field.Forbidden(p.Child("restartPolicy"), "may not be set for non-init containers"))
 		}
@@ -104,27 +99,42 @@ func initContainers(cs, regular []corev1.Container, vols map[string]corev1.Volum
 		// Init containers run one at a time, so each is checked on its own.
 		errs = append(errs, hostPortConflicts([]corev1.Container{*c}, fldPath)...)
 		if restartable {
-			if c.Lifecycle != nil {
-				errs = append(errs, lifecycle(c.Lifecycle, gracePeriod, p.Child("lifecycle"))...)
-			}
-			errs = append(errs, livenessProbe(c.LivenessProbe, gracePeriod, p.Child("livenessProbe"))...)
-			errs = append(errs, readinessProbe(c.ReadinessProbe, gracePeriod, p.Child("readinessProbe"))...)
-			errs = append(errs, startupProbe(c.StartupProbe, gracePeriod, p.Child("startupProbe"))...)
+			errs = append(errs, lifecycleAndProbes(c, gracePeriod, p)...)
 			continue
 		}
 		const msg = "may not be set for init containers without restartPolicy=Always"
 		if c.Lifecycle != nil {
 			errs = append(errs, field.Forbidden(p.Child("lifecycle"), msg))
 		}
-		if c.LivenessProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("livenessProbe"), msg))
-		}
-		if c.ReadinessProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("readinessProbe"), msg))
-		}
-		if c.StartupProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("startupProbe"), msg))
-		}
+		errs = append(errs, forbidProbes(c, msg, p)...)
+	}
+	return errs
+}
+
+// lifecycleAndProbes validates the lifecycle hooks and probes of a container
+// that runs alongside the others: a regular or a restartable init container.
+func lifecycleAndProbes(c *corev1.Container, gracePeriod *int64, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if c.Lifecycle != nil {
+		errs = append(errs, lifecycle(c.Lifecycle, gracePeriod, p.Child("lifecycle"))...)
+	}
+	errs = append(errs, livenessOrStartupProbe(c.LivenessProbe, gracePeriod, p.Child("livenessProbe"))...)
+	errs = append(errs, readinessProbe(c.ReadinessProbe, gracePeriod, p.Child("readinessProbe"))...)
+	return append(errs, livenessOrStartupProbe(c.StartupProbe, gracePeriod, p.Child("startupProbe"))...)
+}
+
+// forbidProbes reports, with msg, each probe set on a container that may have
+// none.
+func forbidProbes(c *corev1.Container, msg string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if c.LivenessProbe != nil {
+		errs = append(errs, field.Forbidden(p.Child("livenessProbe"), msg))
+	}
+	if c.ReadinessProbe != nil {
+		errs = append(errs, field.Forbidden(p.Child("readinessProbe"), msg))
+	}
+	if c.StartupProbe != nil {
+		errs = append(errs, field.Forbidden(p.Child("startupProbe"), msg))
 	}
 	return errs
 }
@@ -163,15 +173,7 @@ func ephemeralContainers(ecs []corev1.EphemeralContainer, regular, inits []corev
 		if len(c.Resources.Limits) > 0 || len(c.Resources.Requests) > 0 || len(c.Resources.Claims) > 0 {
 			errs = append(errs, field.Forbidden(p.Child("resources"), msg))
 		}
-		if c.LivenessProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("livenessProbe"), msg))
-		}
-		if c.ReadinessProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("readinessProbe"), msg))
-		}
-		if c.StartupProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("startupProbe"), msg))
-		}
+		errs = append(errs, forbidProbes(&c, msg, p)...)
 		if c.Lifecycle != nil {
 			errs = append(errs, field.Forbidden(p.Child("lifecycle"), msg))
 		}
@@ -204,13 +206,7 @@ func containerCommon(c *corev1.Container, vols map[string]corev1.VolumeSource, p
 	if c.Image == "" {
 		errs = append(errs, field.Required(p.Child("image"), ""))
 	}
-	switch c.TerminationMessagePolicy {
-	case corev1.TerminationMessageReadFile, corev1.TerminationMessageFallbackToLogsOnError:
-	case "":
-		errs = append(errs, field.Required(p.Child("terminationMessagePolicy"), ""))
-	default:
-		errs = append(errs, field.NotSupported(p.Child("terminationMessagePolicy"), c.TerminationMessagePolicy, supportedTermMsgPolicies))
-	}
+	errs = append(errs, requiredOneOf(c.TerminationMessagePolicy, supportedTermMsgPolicies, p.Child("terminationMessagePolicy"))...)
 	mounts := map[string]string{}
 	for _, m := range c.VolumeMounts {
 		mounts[m.Name] = m.MountPath
@@ -224,7 +220,7 @@ func containerCommon(c *corev1.Container, vols map[string]corev1.VolumeSource, p
 	errs = append(errs, envFrom(c.EnvFrom, p.Child("envFrom"))...)
 	errs = append(errs, volumeMounts(c.VolumeMounts, devices, vols, c, p.Child("volumeMounts"))...)
 	errs = append(errs, volumeDevices(c.VolumeDevices, mounts, vols, p.Child("volumeDevices"))...)
-	errs = append(errs, pullPolicy(c.ImagePullPolicy, p.Child("imagePullPolicy"))...)
+	errs = append(errs, requiredOneOf(c.ImagePullPolicy, supportedPullPolicies, p.Child("imagePullPolicy"))...)
 	errs = append(errs, containerResources(&c.Resources, podClaims, p.Child("resources"))...)
 	errs = append(errs, resizePolicy(c.ResizePolicy, p.Child("resizePolicy"), restartPolicy)...)
 	errs = append(errs, securityContext(c.SecurityContext, p.Child("securityContext"), hostUsers)...)
@@ -240,17 +236,6 @@ func containerOnlyForPod(c *corev1.Container, p *field.Path) field.ErrorList {
 	return nil
 }
 
-func pullPolicy(policy corev1.PullPolicy, p *field.Path) field.ErrorList {
-	switch policy {
-	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
-		return nil
-	case "":
-		return field.ErrorList{field.Required(p, "")}
-	default:
-		return field.ErrorList{field.NotSupported(p, policy, supportedPullPolicies)}
-	}
-}
-
 func resizePolicy(policies []corev1.ContainerResizePolicy, p *field.Path, restartPolicy corev1.RestartPolicy) field.ErrorList {
 	var errs field.ErrorList
 	seen := map[corev1.ResourceName]bool{}
@@ -259,20 +244,8 @@ func resizePolicy(policies []corev1.ContainerResizePolicy, p *field.Path, restar
 			errs = append(errs, field.Duplicate(p.Index(i), rp.ResourceName))
 		}
 		seen[rp.ResourceName] = true
-		switch rp.ResourceName {
-		case corev1.ResourceCPU, corev1.ResourceMemory:
-		case "":
-			errs = append(errs, field.Required(p, ""))
-		default:
-			errs = append(errs, field.NotSupported(p, rp.ResourceName, supportedResizeResources))
-		}
-		switch rp.RestartPolicy {
-		case corev1.NotRequired, corev1.RestartContainer:
-		case "":
-			errs = append(errs, field.Required(p, ""))
-		default:
-			errs = append(errs, field.NotSupported(p, rp.RestartPolicy, supportedResizePolicies))
-		}
+		errs = append(errs, requiredOneOf(rp.ResourceName, supportedResizeResources, p)...)
+		errs = append(errs, requiredOneOf(rp.RestartPolicy, supportedResizePolicies, p)...)
 		if restartPolicy == corev1.RestartPolicyNever && rp.RestartPolicy != corev1.NotRequired {
 			errs = append(errs, field.Invalid(p, rp.RestartPolicy, "must be 'NotRequired' when `restartPolicy` is 'Never'"))
 		}
@@ -310,20 +283,9 @@ func containerPorts(ports []corev1.ContainerPort, fldPath *field.Path) field.Err
 				errs = append(errs, field.Invalid(p.Child("hostPort"), port.HostPort, msg))
 			}
 		}
-		errs = append(errs, protocol(port.Protocol, p.Child("protocol"))...)
+		errs = append(errs, requiredOneOf(port.Protocol, supportedPortProtocols, p.Child("protocol"))...)
 	}
 	return errs
-}
-
-func protocol(proto corev1.Protocol, p *field.Path) field.ErrorList {
-	switch proto {
-	case corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP:
-		return nil
-	case "":
-		return field.ErrorList{field.Required(p, "")}
-	default:
-		return field.ErrorList{field.NotSupported(p, proto, supportedPortProtocols)}
-	}
 }
 
 // hostPortConflicts reports host ports used twice for the same protocol and
@@ -732,48 +694,38 @@ type handler struct {
 	sleep     *corev1.SleepAction
 }
 
+// validateHandler validates a probe or lifecycle action: exactly one handler
+// type, reported as Forbidden after the first.
 func validateHandler(h handler, gracePeriod *int64, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	n := 0
-	const more = "may not specify more than 1 handler type"
-	if h.exec != nil {
+	// first counts a set handler and reports whether it is the first one;
+	// it reports any later one as Forbidden.
+	first := func(name string) bool {
+		if n > 0 {
+			errs = append(errs, field.Forbidden(p.Child(name), "may not specify more than 1 handler type"))
+			return false
+		}
 		n++
+		return true
+	}
+	if h.exec != nil && first("exec") {
 		if len(h.exec.Command) == 0 {
 			errs = append(errs, field.Required(p.Child("exec", "command"), ""))
 		}
 	}
-	if h.httpGet != nil {
-		if n > 0 {
-			errs = append(errs, field.Forbidden(p.Child("httpGet"), more))
-		} else {
-			n++
-			errs = append(errs, httpGetAction(h.httpGet, p.Child("httpGet"))...)
-		}
+	if h.httpGet != nil && first("httpGet") {
+		errs = append(errs, httpGetAction(h.httpGet, p.Child("httpGet"))...)
 	}
-	if h.tcpSocket != nil {
-		if n > 0 {
-			errs = append(errs, field.Forbidden(p.Child("tcpSocket"), more))
-		} else {
-			n++
-			errs = append(errs, portNumOrName(h.tcpSocket.Port, p.Child("tcpSocket", "port"))...)
-		}
+	if h.tcpSocket != nil && first("tcpSocket") {
+		errs = append(errs, portNumOrName(h.tcpSocket.Port, p.Child("tcpSocket", "port"))...)
 	}
-	if h.grpc != nil {
-		if n > 0 {
-			errs = append(errs, field.Forbidden(p.Child("grpc"), more))
-		} else {
-			n++
-			errs = append(errs, portNumOrName(intstr.FromInt32(h.grpc.Port), p.Child("grpc", "port"))...)
-		}
+	if h.grpc != nil && first("grpc") {
+		errs = append(errs, portNumOrName(intstr.FromInt32(h.grpc.Port), p.Child("grpc", "port"))...)
 	}
-	if h.sleep != nil {
-		if n > 0 {
-			errs = append(errs, field.Forbidden(p.Child("sleep"), more))
-		} else {
-			n++
-			if gracePeriod != nil && (h.sleep.Seconds <= 0 || h.sleep.Seconds > *gracePeriod) {
-				errs = append(errs, field.Invalid(p.Child("sleep"), h.sleep.Seconds, fmt.Sprintf("must be greater than 0 and less than terminationGracePeriodSeconds (%d). Enable AllowPodLifecycleSleepActionZeroValue feature gate for zero sleep.", *gracePeriod)))
-			}
+	if h.sleep != nil && first("sleep") {
+		if gracePeriod != nil && (h.sleep.Seconds <= 0 || h.sleep.Seconds > *gracePeriod) {
+			errs = append(errs, field.Invalid(p.Child("sleep"), h.sleep.Seconds, fmt.Sprintf("must be greater than 0 and less than terminationGracePeriodSeconds (%d). Enable AllowPodLifecycleSleepActionZeroValue feature gate for zero sleep.", *gracePeriod)))
 		}
 	}
 	if n == 0 {
@@ -842,7 +794,9 @@ func probe(pr *corev1.Probe, gracePeriod *int64, p *field.Path) field.ErrorList 
 	return errs
 }
 
-func livenessProbe(pr *corev1.Probe, gracePeriod *int64, p *field.Path) field.ErrorList {
+// livenessOrStartupProbe validates a liveness or startup probe: a probe
+// whose successThreshold is 1.
+func livenessOrStartupProbe(pr *corev1.Probe, gracePeriod *int64, p *field.Path) field.ErrorList {
 	if pr == nil {
 		return nil
 	}
@@ -860,17 +814,6 @@ func readinessProbe(pr *corev1.Probe, gracePeriod *int64, p *field.Path) field.E
 	errs := probe(pr, gracePeriod, p)
 	if pr.TerminationGracePeriodSeconds != nil {
 		errs = append(errs, field.Invalid(p.Child("terminationGracePeriodSeconds"), pr.TerminationGracePeriodSeconds, "must not be set for readinessProbes"))
-	}
-	return errs
-}
-
-func startupProbe(pr *corev1.Probe, gracePeriod *int64, p *field.Path) field.ErrorList {
-	if pr == nil {
-		return nil
-	}
-	errs := probe(pr, gracePeriod, p)
-	if pr.SuccessThreshold != 1 {
-		errs = append(errs, field.Invalid(p.Child("successThreshold"), pr.SuccessThreshold, "must be 1"))
 	}
 	return errs
 }

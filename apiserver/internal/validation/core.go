@@ -220,7 +220,7 @@ func endpointPort(port *corev1.EndpointPort, requireName bool, p *field.Path) fi
 	for _, msg := range utilvalidation.IsValidPortNum(int(port.Port)) {
 		errs = append(errs, field.Invalid(p.Child("port"), port.Port, msg))
 	}
-	errs = append(errs, protocol(port.Protocol, p.Child("protocol"))...)
+	errs = append(errs, requiredOneOf(port.Protocol, supportedPortProtocols, p.Child("protocol"))...)
 	if port.AppProtocol != nil {
 		errs = append(errs, qualifiedName(*port.AppProtocol, p.Child("appProtocol"))...)
 	}

@@ -2,6 +2,7 @@ package validation
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -121,6 +122,19 @@ func nameErrors(nameFn NameFunc, value string, prefix bool, fldPath *field.Path)
 		errs = append(errs, field.Invalid(fldPath, value, msg))
 	}
 	return errs
+}
+
+// requiredOneOf checks a required enumerated value: empty is Required, and
+// anything but one of supported is NotSupported.
+func requiredOneOf[T ~string](v T, supported []T, fldPath *field.Path) field.ErrorList {
+	switch {
+	case slices.Contains(supported, v):
+		return nil
+	case v == "":
+		return field.ErrorList{field.Required(fldPath, "")}
+	default:
+		return field.ErrorList{field.NotSupported(fldPath, v, supported)}
+	}
 }
 
 func nonNegative(v int64, fldPath *field.Path) field.ErrorList {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 func TestPod(t *testing.T) {
@@ -258,13 +259,34 @@ func TestPod(t *testing.T) {
 	}
 }
 
+// podUpdateCase is an update of storedPod: old, if set, adjusts the stored
+// pod, and mutate turns a copy of it into the update.
+type podUpdateCase struct {
+	name   string
+	old    func(p *corev1.Pod)
+	mutate func(p *corev1.Pod)
+	want   []want
+}
+
+// runPodUpdateCases checks validate, the pod update validation named call,
+// on each of tests.
+func runPodUpdateCases(t *testing.T, call string, validate func(p, old *corev1.Pod) field.ErrorList, tests []podUpdateCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := storedPod()
+			if tt.old != nil {
+				tt.old(old)
+			}
+			p := old.DeepCopy()
+			tt.mutate(p)
+			checkErrors(t, call, validate(p, old), tt.want...)
+		})
+	}
+}
+
 func TestPodUpdate(t *testing.T) {
-	tests := []struct {
-		name   string
-		old    func(p *corev1.Pod)
-		mutate func(p *corev1.Pod)
-		want   []want
-	}{
+	tests := []podUpdateCase{
 		{name: "image change", mutate: func(p *corev1.Pod) { p.Spec.Containers[0].Image = "nginx:1.27" }},
 		{name: "label change", mutate: func(p *corev1.Pod) { p.Labels["tier"] = "front" }},
 		{name: "port change", mutate: func(p *corev1.Pod) { p.Spec.Containers[0].Ports[0].ContainerPort = 8080 }, want: []want{
@@ -310,17 +332,7 @@ func TestPodUpdate(t *testing.T) {
 			p.Annotations = map[string]string{"kubernetes.io/config.mirror": "x"}
 		}, want: []want{forbidden("metadata.annotations[kubernetes.io/config.mirror]")}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			old := storedPod()
-			if tt.old != nil {
-				tt.old(old)
-			}
-			p := old.DeepCopy()
-			tt.mutate(p)
-			checkErrors(t, "PodUpdate()", PodUpdate(p, old), tt.want...)
-		})
-	}
+	runPodUpdateCases(t, "PodUpdate()", PodUpdate, tests)
 }
 
 func TestPodStatusUpdate(t *testing.T) {
@@ -336,12 +348,7 @@ func TestPodStatusUpdate(t *testing.T) {
 			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}, {Type: "example.com/ready", Status: corev1.ConditionTrue}},
 		}
 	}
-	tests := []struct {
-		name   string
-		old    func(p *corev1.Pod)
-		mutate func(p *corev1.Pod)
-		want   []want
-	}{
+	tests := []podUpdateCase{
 		{name: "running", old: func(p *corev1.Pod) {
 			p.Spec.NodeName = "node-1"
 			p.Status.QOSClass = corev1.PodQOSBestEffort
@@ -373,17 +380,7 @@ func TestPodStatusUpdate(t *testing.T) {
 			p.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			old := storedPod()
-			if tt.old != nil {
-				tt.old(old)
-			}
-			p := old.DeepCopy()
-			tt.mutate(p)
-			checkErrors(t, "PodStatusUpdate()", PodStatusUpdate(p, old), tt.want...)
-		})
-	}
+	runPodUpdateCases(t, "PodStatusUpdate()", PodStatusUpdate, tests)
 }
 
 func TestBinding(t *testing.T) {

@@ -72,8 +72,8 @@ func podSpec(spec *corev1.PodSpec, podMeta *metav1.ObjectMeta, fldPath *field.Pa
 	errs = append(errs, initContainers(spec.InitContainers, spec.Containers, vols, podClaims, gracePeriod, fldPath.Child("initContainers"), spec.RestartPolicy, hostUsers)...)
 	errs = append(errs, ephemeralContainers(spec.EphemeralContainers, spec.Containers, spec.InitContainers, vols, podClaims, fldPath.Child("ephemeralContainers"), spec.RestartPolicy, hostUsers)...)
 	errs = append(errs, hostNetworkDeps(spec, fldPath, opts)...)
-	errs = append(errs, restartPolicy(spec.RestartPolicy, fldPath.Child("restartPolicy"))...)
-	errs = append(errs, dnsPolicy(spec.DNSPolicy, fldPath.Child("dnsPolicy"))...)
+	errs = append(errs, requiredOneOf(spec.RestartPolicy, supportedRestartPolicies, fldPath.Child("restartPolicy"))...)
+	errs = append(errs, requiredOneOf(spec.DNSPolicy, supportedDNSPolicies, fldPath.Child("dnsPolicy"))...)
 	errs = append(errs, metavalidation.ValidateLabels(spec.NodeSelector, fldPath.Child("nodeSelector"))...)
 	errs = append(errs, podSecurityContext(spec, fldPath, fldPath.Child("securityContext"))...)
 	errs = append(errs, affinity(spec.Affinity, fldPath.Child("affinity"))...)
@@ -137,28 +137,6 @@ func podSpec(spec *corev1.PodSpec, podMeta *metav1.ObjectMeta, fldPath *field.Pa
 		}
 	}
 	return errs
-}
-
-func restartPolicy(rp corev1.RestartPolicy, p *field.Path) field.ErrorList {
-	switch rp {
-	case corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever:
-		return nil
-	case "":
-		return field.ErrorList{field.Required(p, "")}
-	default:
-		return field.ErrorList{field.NotSupported(p, rp, supportedRestartPolicies)}
-	}
-}
-
-func dnsPolicy(dp corev1.DNSPolicy, p *field.Path) field.ErrorList {
-	switch dp {
-	case corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone:
-		return nil
-	case "":
-		return field.ErrorList{field.Required(p, "")}
-	default:
-		return field.ErrorList{field.NotSupported(p, dp, supportedDNSPolicies)}
-	}
 }
 
 // podResourceClaims validates spec.resourceClaims and returns their names.
@@ -552,24 +530,11 @@ func podSecurityContext(spec *corev1.PodSpec, specPath, fldPath *field.Path) fie
 	}
 	var errs field.ErrorList
 	if sc.FSGroup != nil {
-		for _, msg := range utilvalidation.IsValidGroupID(*sc.FSGroup) {
-			errs = append(errs, field.Invalid(fldPath.Child("fsGroup"), *sc.FSGroup, msg))
-		}
+		errs = append(errs, idErrors(utilvalidation.IsValidGroupID, *sc.FSGroup, fldPath.Child("fsGroup"))...)
 	}
-	if sc.RunAsUser != nil {
-		for _, msg := range utilvalidation.IsValidUserID(*sc.RunAsUser) {
-			errs = append(errs, field.Invalid(fldPath.Child("runAsUser"), *sc.RunAsUser, msg))
-		}
-	}
-	if sc.RunAsGroup != nil {
-		for _, msg := range utilvalidation.IsValidGroupID(*sc.RunAsGroup) {
-			errs = append(errs, field.Invalid(fldPath.Child("runAsGroup"), *sc.RunAsGroup, msg))
-		}
-	}
+	errs = append(errs, runAsIDs(sc.RunAsUser, sc.RunAsGroup, fldPath)...)
 	for g, gid := range sc.SupplementalGroups {
-		for _, msg := range utilvalidation.IsValidGroupID(gid) {
-			errs = append(errs, field.Invalid(fldPath.Child("supplementalGroups").Index(g), gid, msg))
-		}
+		errs = append(errs, idErrors(utilvalidation.IsValidGroupID, gid, fldPath.Child("supplementalGroups").Index(g))...)
 	}
 	if spec.ShareProcessNamespace != nil && spec.HostPID && *spec.ShareProcessNamespace {
 		errs = append(errs, field.Invalid(fldPath.Child("shareProcessNamespace"), *spec.ShareProcessNamespace, "ShareProcessNamespace and HostPID cannot both be enabled"))
@@ -695,17 +660,7 @@ func securityContext(sc *corev1.SecurityContext, fldPath *field.Path, hostUsers 
 	if sc == nil {
 		return nil
 	}
-	var errs field.ErrorList
-	if sc.RunAsUser != nil {
-		for _, msg := range utilvalidation.IsValidUserID(*sc.RunAsUser) {
-			errs = append(errs, field.Invalid(fldPath.Child("runAsUser"), *sc.RunAsUser, msg))
-		}
-	}
-	if sc.RunAsGroup != nil {
-		for _, msg := range utilvalidation.IsValidGroupID(*sc.RunAsGroup) {
-			errs = append(errs, field.Invalid(fldPath.Child("runAsGroup"), *sc.RunAsGroup, msg))
-		}
-	}
+	errs := runAsIDs(sc.RunAsUser, sc.RunAsGroup, fldPath)
 	if pm := sc.ProcMount; pm != nil {
 		if *pm != corev1.DefaultProcMount && *pm != corev1.UnmaskedProcMount {
 			errs = append(errs, field.NotSupported(fldPath.Child("procMount"), *pm, supportedProcMounts))
@@ -728,6 +683,29 @@ func securityContext(sc *corev1.SecurityContext, fldPath *field.Path, hostUsers 
 		}
 	}
 	return append(errs, appArmorProfile(sc.AppArmorProfile, fldPath.Child("appArmorProfile"))...)
+}
+
+// runAsIDs validates the runAsUser and runAsGroup of the pod or container
+// security context at fldPath.
+func runAsIDs(user, group *int64, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if user != nil {
+		errs = append(errs, idErrors(utilvalidation.IsValidUserID, *user, fldPath.Child("runAsUser"))...)
+	}
+	if group != nil {
+		errs = append(errs, idErrors(utilvalidation.IsValidGroupID, *group, fldPath.Child("runAsGroup"))...)
+	}
+	return errs
+}
+
+// idErrors turns the messages of valid, a user or group ID check, for id
+// into Invalid errors.
+func idErrors(valid func(int64) []string, id int64, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range valid(id) {
+		errs = append(errs, field.Invalid(fldPath, id, msg))
+	}
+	return errs
 }
 
 // hostUsersDeps forbids sharing host namespaces inside a user namespace.

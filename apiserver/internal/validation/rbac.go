@@ -83,44 +83,46 @@ func policyRule(rule rbacv1.PolicyRule, namespaced bool, p *field.Path) field.Er
 // Role or ClusterRole of rbac.authorization.k8s.io with a valid name, and
 // subjects of kind ServiceAccount, User or Group with their API groups.
 func RoleBinding(rb *rbacv1.RoleBinding) field.ErrorList {
-	errs := ObjectMeta(&rb.ObjectMeta, true, NameIsPathSegment, field.NewPath("metadata"))
-	errs = append(errs, roleRef(rb.RoleRef, []string{"Role", "ClusterRole"})...)
-	for i, s := range rb.Subjects {
-		errs = append(errs, subject(s, true, field.NewPath("subjects").Index(i))...)
-	}
-	return errs
+	return binding(&rb.ObjectMeta, true, rb.RoleRef, []string{"Role", "ClusterRole"}, rb.Subjects)
 }
 
 // RoleBindingUpdate validates an update of a RoleBinding, whose roleRef is
 // immutable.
 func RoleBindingUpdate(rb, old *rbacv1.RoleBinding) field.ErrorList {
-	errs := RoleBinding(rb)
-	errs = append(errs, ObjectMetaUpdate(&rb.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))...)
-	if rb.RoleRef != old.RoleRef {
-		errs = append(errs, field.Invalid(field.NewPath("roleRef"), rb.RoleRef, "cannot change roleRef"))
-	}
-	return errs
+	return bindingUpdate(RoleBinding(rb), &rb.ObjectMeta, &old.ObjectMeta, rb.RoleRef, old.RoleRef)
 }
 
 // ClusterRoleBinding validates a ClusterRoleBinding: the rules of
 // RoleBinding, with a roleRef to a ClusterRole and service account subjects
 // that name their namespace.
 func ClusterRoleBinding(crb *rbacv1.ClusterRoleBinding) field.ErrorList {
-	errs := ObjectMeta(&crb.ObjectMeta, false, NameIsPathSegment, field.NewPath("metadata"))
-	errs = append(errs, roleRef(crb.RoleRef, []string{"ClusterRole"})...)
-	for i, s := range crb.Subjects {
-		errs = append(errs, subject(s, false, field.NewPath("subjects").Index(i))...)
-	}
-	return errs
+	return binding(&crb.ObjectMeta, false, crb.RoleRef, []string{"ClusterRole"}, crb.Subjects)
 }
 
 // ClusterRoleBindingUpdate validates an update of a ClusterRoleBinding, whose
 // roleRef is immutable.
 func ClusterRoleBindingUpdate(crb, old *rbacv1.ClusterRoleBinding) field.ErrorList {
-	errs := ClusterRoleBinding(crb)
-	errs = append(errs, ObjectMetaUpdate(&crb.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))...)
-	if crb.RoleRef != old.RoleRef {
-		errs = append(errs, field.Invalid(field.NewPath("roleRef"), crb.RoleRef, "cannot change roleRef"))
+	return bindingUpdate(ClusterRoleBinding(crb), &crb.ObjectMeta, &old.ObjectMeta, crb.RoleRef, old.RoleRef)
+}
+
+// binding validates what RoleBindings and ClusterRoleBindings share: the
+// metadata (namespaced or not), a roleRef to one of roleKinds, and the
+// subjects.
+func binding(meta *metav1.ObjectMeta, namespaced bool, ref rbacv1.RoleRef, roleKinds []string, subjects []rbacv1.Subject) field.ErrorList {
+	errs := ObjectMeta(meta, namespaced, NameIsPathSegment, field.NewPath("metadata"))
+	errs = append(errs, roleRef(ref, roleKinds)...)
+	for i, s := range subjects {
+		errs = append(errs, subject(s, namespaced, field.NewPath("subjects").Index(i))...)
+	}
+	return errs
+}
+
+// bindingUpdate adds to errs, the errors of the new binding, the rules of a
+// binding update: the metadata update and an immutable roleRef.
+func bindingUpdate(errs field.ErrorList, meta, oldMeta *metav1.ObjectMeta, ref, oldRef rbacv1.RoleRef) field.ErrorList {
+	errs = append(errs, ObjectMetaUpdate(meta, oldMeta, field.NewPath("metadata"))...)
+	if ref != oldRef {
+		errs = append(errs, field.Invalid(field.NewPath("roleRef"), ref, "cannot change roleRef"))
 	}
 	return errs
 }

@@ -111,13 +111,7 @@ func Service(s *corev1.Service) field.ErrorList {
 			errs = append(errs, nonSpecialIP(ip, p)...)
 		}
 	}
-	switch spec.Type {
-	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeExternalName:
-	case "":
-		errs = append(errs, field.Required(specPath.Child("type"), ""))
-	default:
-		errs = append(errs, field.NotSupported(specPath.Child("type"), spec.Type, supportedServiceTypes))
-	}
+	errs = append(errs, requiredOneOf(spec.Type, supportedServiceTypes, specPath.Child("type"))...)
 	if spec.Type == corev1.ServiceTypeClusterIP {
 		for i := range spec.Ports {
 			if spec.Ports[i].NodePort != 0 {
@@ -206,7 +200,7 @@ func servicePort(sp *corev1.ServicePort, requireName bool, names map[string]bool
 	for _, msg := range utilvalidation.IsValidPortNum(int(sp.Port)) {
 		errs = append(errs, field.Invalid(fldPath.Child("port"), sp.Port, msg))
 	}
-	errs = append(errs, protocol(sp.Protocol, fldPath.Child("protocol"))...)
+	errs = append(errs, requiredOneOf(sp.Protocol, supportedPortProtocols, fldPath.Child("protocol"))...)
 	errs = append(errs, portNumOrName(sp.TargetPort, fldPath.Child("targetPort"))...)
 	if sp.AppProtocol != nil {
 		errs = append(errs, qualifiedName(*sp.AppProtocol, fldPath.Child("appProtocol"))...)

@@ -93,11 +93,7 @@ func volumeSource(src *corev1.VolumeSource, p *field.Path, volName string, podMe
 	add(src.Secret != nil, "secret", func() field.ErrorList {
 		sp := p.Child("secret")
 		e := requiredStrings(sp, "secretName", src.Secret.SecretName)
-		e = append(e, fileMode(src.Secret.DefaultMode, sp.Child("defaultMode"))...)
-		for i := range src.Secret.Items {
-			e = append(e, keyToPath(&src.Secret.Items[i], sp.Child("items").Index(i))...)
-		}
-		return e
+		return append(e, modeAndItems(src.Secret.DefaultMode, src.Secret.Items, sp)...)
 	})
 	add(src.NFS != nil, "nfs", func() field.ErrorList {
 		np := p.Child("nfs")
@@ -173,11 +169,7 @@ func volumeSource(src *corev1.VolumeSource, p *field.Path, volName string, podMe
 	add(src.ConfigMap != nil, "configMap", func() field.ErrorList {
 		cp := p.Child("configMap")
 		e := requiredStrings(cp, "name", src.ConfigMap.Name)
-		e = append(e, fileMode(src.ConfigMap.DefaultMode, cp.Child("defaultMode"))...)
-		for i := range src.ConfigMap.Items {
-			e = append(e, keyToPath(&src.ConfigMap.Items[i], cp.Child("items").Index(i))...)
-		}
-		return e
+		return append(e, modeAndItems(src.ConfigMap.DefaultMode, src.ConfigMap.Items, cp)...)
 	})
 	add(src.AzureFile != nil, "azureFile", func() field.ErrorList {
 		return requiredStrings(p.Child("azureFile"), "secretName", src.AzureFile.SecretName, "shareName", src.AzureFile.ShareName)
@@ -273,6 +265,16 @@ func hostPathSource(hp *corev1.HostPathVolumeSource, p *field.Path) field.ErrorL
 	return errs
 }
 
+// modeAndItems validates the defaultMode and items of the secret or
+// configMap volume source at p.
+func modeAndItems(defaultMode *int32, items []corev1.KeyToPath, p *field.Path) field.ErrorList {
+	errs := fileMode(defaultMode, p.Child("defaultMode"))
+	for i := range items {
+		errs = append(errs, keyToPath(&items[i], p.Child("items").Index(i))...)
+	}
+	return errs
+}
+
 func keyToPath(kp *corev1.KeyToPath, p *field.Path) field.ErrorList {
 	errs := requiredStrings(p, "key", kp.Key, "path", kp.Path)
 	errs = append(errs, localNonReservedPath(kp.Path, p.Child("path"))...)
@@ -308,24 +310,25 @@ func projectedSource(pr *corev1.ProjectedVolumeSource, p *field.Path) field.Erro
 		}
 		paths[path] = true
 	}
+	// keys validates a secret or configMap projection at kp and claims the
+	// paths of its items.
+	keys := func(name string, items []corev1.KeyToPath, kp *field.Path) {
+		errs = append(errs, requiredStrings(kp, "name", name)...)
+		for j := range items {
+			errs = append(errs, keyToPath(&items[j], kp.Child("items").Index(j))...)
+			claim(items[j].Path, name)
+		}
+	}
 	for i, s := range pr.Sources {
 		n := 0
 		sp := p.Child("sources").Index(i)
 		if s.Secret != nil {
 			n++
-			errs = append(errs, requiredStrings(sp.Child("secret"), "name", s.Secret.Name)...)
-			for j := range s.Secret.Items {
-				errs = append(errs, keyToPath(&s.Secret.Items[j], sp.Child("secret", "items").Index(j))...)
-				claim(s.Secret.Items[j].Path, s.Secret.Name)
-			}
+			keys(s.Secret.Name, s.Secret.Items, sp.Child("secret"))
 		}
 		if s.ConfigMap != nil {
 			n++
-			errs = append(errs, requiredStrings(sp.Child("configMap"), "name", s.ConfigMap.Name)...)
-			for j := range s.ConfigMap.Items {
-				errs = append(errs, keyToPath(&s.ConfigMap.Items[j], sp.Child("configMap", "items").Index(j))...)
-				claim(s.ConfigMap.Items[j].Path, s.ConfigMap.Name)
-			}
+			keys(s.ConfigMap.Name, s.ConfigMap.Items, sp.Child("configMap"))
 		}
 		if s.DownwardAPI != nil {
 			n++

@@ -9,6 +9,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"iter"
+	"slices"
 )
 
 // minRSABits is the smallest RSA modulus accepted for CA and CSR keys.
@@ -39,25 +41,32 @@ func findBlock(data []byte, what string, types ...string) (*pem.Block, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: %s is empty", ErrInvalidPEM, what)
 	}
-	rest := data
 	sawPEM := false
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
+	for block := range decodeBlocks(data) {
 		sawPEM = true
-		for _, t := range types {
-			if block.Type == t {
-				return block, nil
-			}
+		if slices.Contains(types, block.Type) {
+			return block, nil
 		}
 	}
 	if !sawPEM {
 		return nil, fmt.Errorf("%w: %s is not PEM", ErrInvalidPEM, what)
 	}
 	return nil, fmt.Errorf("%w: %s has no %q block", ErrInvalidPEM, what, types[0])
+}
+
+// decodeBlocks yields the PEM blocks of data in order, up to the first bytes
+// that are not PEM.
+func decodeBlocks(data []byte) iter.Seq[*pem.Block] {
+	return func(yield func(*pem.Block) bool) {
+		rest := data
+		for {
+			var block *pem.Block
+			block, rest = pem.Decode(rest)
+			if block == nil || !yield(block) {
+				return
+			}
+		}
+	}
 }
 
 // parseCert parses the first "CERTIFICATE" block of data. what names it in errors.

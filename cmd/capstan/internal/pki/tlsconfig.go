@@ -3,7 +3,6 @@ package pki
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"slices"
@@ -162,13 +161,7 @@ func keyPair(certPEM, keyPEM []byte, role string, usage x509.ExtKeyUsage) (tls.C
 		return tls.Certificate{}, fmt.Errorf("%w: certificate %q is not valid for %s authentication", ErrInvalidTLSConfig, leaf.Subject.CommonName, role)
 	}
 	cert := tls.Certificate{PrivateKey: key, Leaf: leaf}
-	rest := certPEM
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return cert, nil
-		}
+	for block := range decodeBlocks(certPEM) {
 		if block.Type != "CERTIFICATE" {
 			continue
 		}
@@ -179,6 +172,7 @@ func keyPair(certPEM, keyPEM []byte, role string, usage x509.ExtKeyUsage) (tls.C
 		}
 		cert.Certificate = append(cert.Certificate, block.Bytes)
 	}
+	return cert, nil
 }
 
 // certPool parses every "CERTIFICATE" block of data into a pool; data must hold at least one.
@@ -188,13 +182,7 @@ func certPool(data []byte, what string) (*x509.CertPool, error) {
 		return nil, err
 	}
 	pool := x509.NewCertPool()
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return pool, nil
-		}
+	for block := range decodeBlocks(data) {
 		if block.Type != "CERTIFICATE" {
 			continue
 		}
@@ -204,4 +192,5 @@ func certPool(data []byte, what string) (*x509.CertPool, error) {
 		}
 		pool.AddCert(cert)
 	}
+	return pool, nil
 }
