@@ -52,8 +52,8 @@ type Store struct {
 	// readyTerm is the last term in which this member, as leader, completed a Barrier.
 	readyTerm atomic.Uint64
 	// fence is the fence this member wrote as leader of its last term.
-	fence atomic.Pointer[leaderFence]
-	verifyCh  chan chan error // read-index leadership checks, batched by verifyLoop
+	fence    atomic.Pointer[leaderFence]
+	verifyCh chan chan error // read-index leadership checks, batched by verifyLoop
 
 	leaderMu     sync.Mutex    // protects leaderChange
 	leaderChange chan struct{} // closed and replaced on every leadership observation
