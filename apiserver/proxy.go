@@ -68,7 +68,7 @@ func (s *Server) proxyToNode(q *request, sub string) error {
 	location := &url.URL{Scheme: "https", Host: host, Path: path, RawQuery: query.Encode()}
 	transport := &http.Transport{TLSClientConfig: s.cfg.Kubelet.TLS.Clone(), DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext}
 	handler := utilproxy.NewUpgradeAwareHandler(location, transport, false, false, &proxyResponder{})
-	handler.UpgradeTransport = utilproxy.NewUpgradeRequestRoundTripper(transport, transport)
+	handler.UpgradeTransport = utilproxy.NewUpgradeRequestRoundTripper(transport, utilproxy.MirrorRequest)
 	handler.UseLocationHost = true
 	handler.FlushInterval = 100 * time.Millisecond
 	req := q.r.Clone(ctx)

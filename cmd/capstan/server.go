@@ -38,6 +38,7 @@ func (o *serverOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "IP to listen on.")
 	fs.IntVar(&c.APIPort, "api-port", c.APIPort, "Kubernetes API port (HTTPS); 0 picks a free port.")
 	fs.IntVar(&c.PeerPort, "peer-port", c.PeerPort, "Raft peer port (mutual TLS); 0 picks a free port.")
+	fs.IntVar(&c.AdvertisePeerPort, "advertise-peer-port", c.AdvertisePeerPort, "Raft peer port other masters dial, when a proxy or NAT forwards it to --peer-port; 0 means --peer-port.")
 	fs.IntVar(&c.GossipPort, "gossip-port", c.GossipPort, "Liveness gossip port (UDP and TCP, encrypted); 0 picks a free port.")
 	fs.BoolVar(&c.Bootstrap, "bootstrap", c.Bootstrap, "Start a new cluster with this master as its first member.")
 	fs.StringVar(&c.Join, "join", c.Join, "URL of a master of the cluster to join, like https://10.0.0.1:6443.")
@@ -47,7 +48,11 @@ func (o *serverOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.HeartbeatTimeout, "raft-heartbeat-timeout", c.HeartbeatTimeout, "Raft heartbeat timeout.")
 	fs.DurationVar(&c.ElectionTimeout, "raft-election-timeout", c.ElectionTimeout, "Raft election timeout.")
 	fs.Uint64Var(&c.SnapshotThreshold, "raft-snapshot-threshold", c.SnapshotThreshold, "Raft entries between snapshots.")
+	fs.Uint64Var(&c.TrailingLogs, "raft-trailing-logs", c.TrailingLogs, "Raft entries kept after a snapshot, so lagging followers catch up from the log.")
+	fs.DurationVar(&c.SnapshotInterval, "raft-snapshot-interval", c.SnapshotInterval, "How often the Raft snapshot threshold is checked.")
 	fs.Int64Var(&c.QuotaBytes, "store-quota-bytes", c.QuotaBytes, "Largest size of the store; writes beyond it fail.")
+	fs.Int64Var(&c.DefaultTolerationSeconds, "default-toleration-seconds", c.DefaultTolerationSeconds, "Seconds a pod without its own toleration stays on a not-ready or unreachable node before it is evicted.")
+	fs.BoolVar(&c.DisableControllers, "disable-controllers", c.DisableControllers, "Run no scheduler or controllers on this master, even when it leads.")
 	fs.StringVar(&c.ServiceCIDR, "service-cidr", c.ServiceCIDR, "Range of service cluster IPs.")
 	fs.StringVar(&c.NodePortRange, "node-port-range", c.NodePortRange, "Range of service node ports, MIN-MAX.")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "Log level: debug, info, warn or error.")
@@ -100,13 +105,24 @@ func applyValues(fs *pflag.FlagSet, values map[string]string, source string) err
 
 // settingsValues turns the settings a data directory recorded into flag values.
 func settingsValues(c master.Config) map[string]string {
-	return map[string]string{
+	v := map[string]string{
 		"name": c.Name, "advertise": c.Advertise, "bind-address": c.BindAddress,
 		"api-port": fmt.Sprint(c.APIPort), "peer-port": fmt.Sprint(c.PeerPort), "gossip-port": fmt.Sprint(c.GossipPort), "tls-san": strings.Join(c.TLSSANs, ","),
 		"raft-log-store": c.LogStore, "raft-heartbeat-timeout": c.HeartbeatTimeout.String(), "raft-election-timeout": c.ElectionTimeout.String(),
 		"raft-snapshot-threshold": fmt.Sprint(c.SnapshotThreshold), "store-quota-bytes": fmt.Sprint(c.QuotaBytes),
 		"service-cidr": c.ServiceCIDR, "node-port-range": c.NodePortRange,
 	}
+	// Settings added later are absent (zero) in older data directories: keep the defaults.
+	if c.AdvertisePeerPort != 0 {
+		v["advertise-peer-port"] = fmt.Sprint(c.AdvertisePeerPort)
+	}
+	if c.TrailingLogs != 0 {
+		v["raft-trailing-logs"] = fmt.Sprint(c.TrailingLogs)
+	}
+	if c.SnapshotInterval != 0 {
+		v["raft-snapshot-interval"] = c.SnapshotInterval.String()
+	}
+	return v
 }
 
 func parseLogLevel(s string) (slog.Level, error) {

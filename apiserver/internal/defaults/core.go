@@ -12,9 +12,6 @@ const (
 	// defaultServiceAccountName is the service account the ServiceAccount
 	// admission plugin assigns to pods that name none.
 	defaultServiceAccountName = "default"
-	// defaultNotReadyTolerationSeconds is how long the DefaultTolerationSeconds
-	// admission plugin lets a pod stay on a not-ready or unreachable node.
-	defaultNotReadyTolerationSeconds int64 = 300
 	// mirrorPodAnnotation marks the API copy of a static pod.
 	mirrorPodAnnotation = "kubernetes.io/config.mirror"
 	// milliScale is the scale resource quantities are rounded up to.
@@ -32,9 +29,9 @@ var systemPriorityClasses = map[string]int32{
 // applies to Pods but not to pod templates (requests copied from limits,
 // enableServiceLinks, host ports under hostNetwork), the ones admission plugins
 // add (serviceAccountName "default" for non-mirror pods, priority and
-// preemptionPolicy, the not-ready/unreachable NoExecute tolerations) and the
-// podIP/podIPs and hostIP/hostIPs pairing of the status. It never sets
-// status.phase.
+// preemptionPolicy) and the podIP/podIPs and hostIP/hostIPs pairing of the
+// status. It never sets status.phase. The not-ready/unreachable tolerations are
+// added at creation only, by the pod strategy (see Tolerations).
 func Pod(p *corev1.Pod) {
 	requestsFromLimits(p.Spec.Containers)
 	requestsFromLimits(p.Spec.InitContainers)
@@ -50,7 +47,6 @@ func Pod(p *corev1.Pod) {
 	}
 	PodSpec(&p.Spec)
 	podPriority(&p.Spec)
-	p.Spec.Tolerations = defaultTolerations(p.Spec.Tolerations)
 	podStatus(&p.Status)
 }
 
@@ -272,10 +268,11 @@ func podPriority(s *corev1.PodSpec) {
 	}
 }
 
-// defaultTolerations adds the tolerations the DefaultTolerationSeconds
-// admission plugin gives every pod that does not already tolerate the
-// not-ready and unreachable NoExecute taints.
-func defaultTolerations(ts []corev1.Toleration) []corev1.Toleration {
+// Tolerations adds the tolerations the DefaultTolerationSeconds admission
+// plugin gives every new pod that does not already tolerate the not-ready and
+// unreachable NoExecute taints: each for seconds (Kubernetes uses 300,
+// Capstan 30 unless configured).
+func Tolerations(ts []corev1.Toleration, seconds int64) []corev1.Toleration {
 	notReady, unreachable := false, false
 	for _, t := range ts {
 		noExecute := t.Effect == corev1.TaintEffectNoExecute || t.Effect == ""
@@ -290,22 +287,22 @@ func defaultTolerations(ts []corev1.Toleration) []corev1.Toleration {
 		}
 	}
 	if !notReady {
-		ts = append(ts, defaultNoExecuteToleration(corev1.TaintNodeNotReady))
+		ts = append(ts, noExecuteToleration(corev1.TaintNodeNotReady, seconds))
 	}
 	if !unreachable {
-		ts = append(ts, defaultNoExecuteToleration(corev1.TaintNodeUnreachable))
+		ts = append(ts, noExecuteToleration(corev1.TaintNodeUnreachable, seconds))
 	}
 	return ts
 }
 
-// defaultNoExecuteToleration returns the toleration of the NoExecute taint
-// key for the default number of seconds.
-func defaultNoExecuteToleration(key string) corev1.Toleration {
+// noExecuteToleration returns the toleration of the NoExecute taint key for
+// seconds.
+func noExecuteToleration(key string, seconds int64) corev1.Toleration {
 	return corev1.Toleration{
 		Key:               key,
 		Operator:          corev1.TolerationOpExists,
 		Effect:            corev1.TaintEffectNoExecute,
-		TolerationSeconds: ptrTo(defaultNotReadyTolerationSeconds),
+		TolerationSeconds: ptrTo(seconds),
 	}
 }
 

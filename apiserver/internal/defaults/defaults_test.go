@@ -227,6 +227,7 @@ tolerations:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			Pod(tt.in)
+			tt.in.Spec.Tolerations = Tolerations(tt.in.Spec.Tolerations, 300)
 			checkDefaults(t, "Pod().Spec", tt.in.Spec, tt.want)
 		})
 	}

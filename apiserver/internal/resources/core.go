@@ -12,15 +12,17 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/capstan-io/capstan/apiserver/internal/defaults"
 	"github.com/capstan-io/capstan/apiserver/registry"
 )
 
-func podStrategy() registry.Strategy {
+func podStrategy(cfg Config) registry.Strategy {
 	return standard(registry.Strategy{
 		Status: true,
 		PrepareForCreate: func(obj runtime.Object) {
 			pod := obj.(*corev1.Pod)
 			pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: podQOS(pod)}
+			pod.Spec.Tolerations = defaults.Tolerations(pod.Spec.Tolerations, cfg.DefaultTolerationSeconds)
 		},
 		Fields:         podFields,
 		GracefulDelete: podGracePeriod,

@@ -18,11 +18,14 @@ type Config struct {
 	ServiceCIDR netip.Prefix
 	// NodePortMin and NodePortMax bound the node ports allocated to services.
 	NodePortMin, NodePortMax int
+	// DefaultTolerationSeconds is how long a new pod that states no toleration of its own
+	// stays bound to a not-ready or unreachable node before it is evicted.
+	DefaultTolerationSeconds int64
 }
 
 // DefaultConfig returns Kubernetes' usual settings.
 func DefaultConfig() Config {
-	return Config{ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12"), NodePortMin: 30000, NodePortMax: 32767}
+	return Config{ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12"), NodePortMin: 30000, NodePortMax: 32767, DefaultTolerationSeconds: 30}
 }
 
 // Validate reports settings that cannot work.
@@ -32,6 +35,9 @@ func (c Config) Validate() error {
 	}
 	if c.NodePortMin < 1 || c.NodePortMax > 65535 || c.NodePortMin > c.NodePortMax {
 		return fmt.Errorf("node port range %d-%d is not a valid port range", c.NodePortMin, c.NodePortMax)
+	}
+	if c.DefaultTolerationSeconds < 0 {
+		return fmt.Errorf("default toleration seconds %d must not be negative", c.DefaultTolerationSeconds)
 	}
 	return nil
 }
@@ -56,7 +62,7 @@ func All(cfg Config) ([]*registry.Resource, error) {
 	all := []*registry.Resource{
 		// core/v1
 		{Version: "v1", Resource: "namespaces", Kind: "Namespace", ShortNames: []string{"ns"}, Strategy: namespaceStrategy()},
-		{Version: "v1", Resource: "pods", Kind: "Pod", Namespaced: true, ShortNames: []string{"po"}, Categories: []string{"all"}, Strategy: podStrategy()},
+		{Version: "v1", Resource: "pods", Kind: "Pod", Namespaced: true, ShortNames: []string{"po"}, Categories: []string{"all"}, Strategy: podStrategy(cfg)},
 		{Version: "v1", Resource: "nodes", Kind: "Node", ShortNames: []string{"no"}, Strategy: nodeStrategy()},
 		{Version: "v1", Resource: "services", Kind: "Service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"}, Strategy: serviceStrategy(svc)},
 		{Version: "v1", Resource: "endpoints", Kind: "Endpoints", Namespaced: true, ShortNames: []string{"ep"}, Strategy: standard(registry.Strategy{AllowCreateOnUpdate: true})},

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,10 @@ type Config struct {
 	// APIPort and PeerPort are the Kubernetes API (HTTPS) and Raft peer ports; 0 picks free ports.
 	APIPort  int `json:"apiPort"`
 	PeerPort int `json:"peerPort"`
+	// AdvertisePeerPort is the peer port other masters dial, when it differs from PeerPort
+	// because something forwards to the bound port (a NAT, or the chaos suite's fault-injecting
+	// proxy); 0 means PeerPort.
+	AdvertisePeerPort int `json:"advertisePeerPort,omitempty"`
 	// GossipPort is the memberlist port (UDP and TCP) nodes and masters gossip liveness on.
 	GossipPort int `json:"gossipPort"`
 	// Bootstrap starts a new cluster. Join names an existing master (https://host:port) and
@@ -48,8 +53,18 @@ type Config struct {
 	ElectionTimeout  time.Duration `json:"electionTimeout"`
 	// SnapshotThreshold is how many entries trigger a Raft snapshot.
 	SnapshotThreshold uint64 `json:"snapshotThreshold"`
+	// TrailingLogs is how many entries stay in the log after a snapshot, so that slightly
+	// lagging followers catch up from the log rather than from a snapshot.
+	TrailingLogs uint64 `json:"trailingLogs,omitempty"`
+	// SnapshotInterval is how often SnapshotThreshold is checked.
+	SnapshotInterval time.Duration `json:"snapshotInterval,omitempty"`
 	// QuotaBytes limits the store's size.
 	QuotaBytes int64 `json:"quotaBytes"`
+	// DefaultTolerationSeconds is how long pods without their own toleration stay on a
+	// not-ready or unreachable node before they are evicted and replaced.
+	DefaultTolerationSeconds int64 `json:"defaultTolerationSeconds"`
+	// DisableControllers runs no scheduler or controllers on this master when it leads.
+	DisableControllers bool `json:"disableControllers,omitempty"`
 	// ServiceCIDR is the range of service cluster IPs; NodePortRange is "min-max".
 	ServiceCIDR   string `json:"serviceCIDR"`
 	NodePortRange string `json:"nodePortRange"`
@@ -64,8 +79,8 @@ func DefaultConfig() Config {
 	return Config{
 		BindAddress: "0.0.0.0", APIPort: 6443, PeerPort: 7000, GossipPort: 7946,
 		LogStore: sc.LogStore, HeartbeatTimeout: sc.HeartbeatTimeout, ElectionTimeout: sc.ElectionTimeout,
-		SnapshotThreshold: sc.SnapshotThreshold, QuotaBytes: sc.QuotaBytes,
-		ServiceCIDR: "10.96.0.0/12", NodePortRange: "30000-32767",
+		SnapshotThreshold: sc.SnapshotThreshold, TrailingLogs: sc.TrailingLogs, SnapshotInterval: sc.SnapshotInterval, QuotaBytes: sc.QuotaBytes,
+		ServiceCIDR: "10.96.0.0/12", NodePortRange: "30000-32767", DefaultTolerationSeconds: 30,
 	}
 }
 
@@ -91,7 +106,7 @@ func (c *Config) Validate() error {
 	if net.ParseIP(c.BindAddress) == nil {
 		add("--bind-address %q is not an IP address", c.BindAddress)
 	}
-	for flag, p := range map[string]int{"--api-port": c.APIPort, "--peer-port": c.PeerPort, "--gossip-port": c.GossipPort} {
+	for flag, p := range map[string]int{"--api-port": c.APIPort, "--peer-port": c.PeerPort, "--advertise-peer-port": c.AdvertisePeerPort, "--gossip-port": c.GossipPort} {
 		if p < 0 || p > 65535 {
 			add("%s %d is not a port number (0-65535)", flag, p)
 		}
@@ -117,8 +132,14 @@ func (c *Config) Validate() error {
 	if c.ElectionTimeout < c.HeartbeatTimeout {
 		add("--raft-election-timeout %s is below --raft-heartbeat-timeout %s", c.ElectionTimeout, c.HeartbeatTimeout)
 	}
+	if c.SnapshotInterval < 5*time.Millisecond {
+		add("--raft-snapshot-interval %s is below the 5ms minimum", c.SnapshotInterval)
+	}
 	if _, err := netip.ParsePrefix(c.ServiceCIDR); err != nil {
 		add("--service-cidr %q is not a CIDR: %v", c.ServiceCIDR, err)
+	}
+	if c.DefaultTolerationSeconds < 0 {
+		add("--default-toleration-seconds %d must not be negative", c.DefaultTolerationSeconds)
 	}
 	if _, _, err := parsePortRange(c.NodePortRange); err != nil {
 		add("--node-port-range %q: %v", c.NodePortRange, err)
@@ -127,6 +148,16 @@ func (c *Config) Validate() error {
 		add("--store-quota-bytes %d is below the 16 MiB minimum", c.QuotaBytes)
 	}
 	return errors.Join(errs...)
+}
+
+// PeerAddress returns the Raft address other masters dial: the advertised host with
+// AdvertisePeerPort, or with PeerPort when AdvertisePeerPort is 0.
+func (c *Config) PeerAddress() string {
+	port := c.PeerPort
+	if c.AdvertisePeerPort != 0 {
+		port = c.AdvertisePeerPort
+	}
+	return net.JoinHostPort(c.Advertise, strconv.Itoa(port))
 }
 
 func parsePortRange(s string) (int, int, error) {

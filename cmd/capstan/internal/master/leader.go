@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/capstan-io/capstan/apiserver/registry"
+	"github.com/capstan-io/capstan/controllers/manager"
+	"github.com/capstan-io/capstan/nodeagent/gossip"
 	"github.com/capstan-io/capstan/raftstore"
 )
 
@@ -118,4 +120,34 @@ func (m *Master) reconcileKubernetesService(ctx context.Context) error {
 		return nil
 	})
 	return err
+}
+
+// runControllers runs the scheduler and the controllers while this master leads.
+func (m *Master) runControllers(ctx context.Context) {
+	cfg := manager.DefaultConfig()
+	cfg.API, cfg.Fence, cfg.Logger = m.api, m.store.LeaderFence, m.log
+	cfg.Liveness = gossipLiveness{m}
+	if err := manager.Run(ctx, cfg); err != nil {
+		m.log.Error("could not run the controllers", "error", err)
+	}
+}
+
+// gossipLiveness is the master's gossip membership, which starts some time after the master:
+// until then no node is known, so no node is judged.
+type gossipLiveness struct{ m *Master }
+
+// Member implements nodelifecycle.Liveness.
+func (l gossipLiveness) Member(name string) (gossip.Member, bool) {
+	if g := l.m.gossip.Load(); g != nil {
+		return g.Member(name)
+	}
+	return gossip.Member{}, false
+}
+
+// Subscribe implements nodelifecycle.Liveness; before gossip starts it never delivers.
+func (l gossipLiveness) Subscribe() (<-chan gossip.Member, func()) {
+	if g := l.m.gossip.Load(); g != nil {
+		return g.Subscribe()
+	}
+	return nil, func() {}
 }

@@ -88,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (*Master, error) {
 		}
 	}
 	cfg = m.cfg
-	peerAddr := net.JoinHostPort(cfg.Advertise, strconv.Itoa(cfg.PeerPort))
+	peerAddr := cfg.PeerAddress()
 
 	id, exists, err := loadIdentity(cfg.DataDir)
 	if err != nil {
@@ -127,11 +127,13 @@ func Start(ctx context.Context, cfg Config) (*Master, error) {
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sc := storeConfig(&cfg, id)
+	sc.AdvertiseAddr = peerAddr // may differ from the bound port (--advertise-peer-port)
 	sc.Bootstrap = cfg.Bootstrap && !exists
 	sc.HeartbeatTimeout, sc.ElectionTimeout = cfg.HeartbeatTimeout, cfg.ElectionTimeout
 	sc.LeaderLeaseTimeout = min(sc.LeaderLeaseTimeout, cfg.HeartbeatTimeout/2)
 	sc.CommitTimeout = min(sc.CommitTimeout, cfg.HeartbeatTimeout/4)
 	sc.SnapshotThreshold, sc.QuotaBytes = cfg.SnapshotThreshold, cfg.QuotaBytes
+	sc.TrailingLogs, sc.SnapshotInterval = cfg.TrailingLogs, cfg.SnapshotInterval
 	sc.Logger, sc.Registerer = log, metrics
 	if m.store, err = raftstore.Open(sc); err != nil {
 		return nil, err
@@ -157,6 +159,9 @@ func Start(ctx context.Context, cfg Config) (*Master, error) {
 	}
 	m.spawn(func() { _ = m.api.Run(bgCtx) })
 	m.store.WhileLeader(m.leaderTasks)
+	if !cfg.DisableControllers {
+		m.store.WhileLeader(m.runControllers)
+	}
 	m.endpoints = Endpoints{Name: cfg.Name, APIURL: fmt.Sprintf("https://%s", net.JoinHostPort(cfg.Advertise, strconv.Itoa(cfg.APIPort))), PeerAddress: peerAddr, PID: os.Getpid()}
 	m.spawn(func() { m.register(bgCtx) })
 	m.spawn(func() {
@@ -242,6 +247,7 @@ func (m *Master) startAPI(ln net.Listener, metrics *prometheus.Registry) error {
 	ac.Logger = m.log
 	ac.Resources.ServiceCIDR, _ = netip.ParsePrefix(m.cfg.ServiceCIDR)
 	ac.Resources.NodePortMin, ac.Resources.NodePortMax, _ = parsePortRange(m.cfg.NodePortRange)
+	ac.Resources.DefaultTolerationSeconds = m.cfg.DefaultTolerationSeconds
 	ac.Ready = func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
