@@ -45,6 +45,10 @@ type Config struct {
 	Advertise string
 	// ServerArgs are extra flags for every `capstan server`.
 	ServerArgs []string
+	// MasterArgs, when set, returns extra flags for the first start of the master with the
+	// given name, after ServerArgs (a later flag wins), such as the chaos suite's proxied peer
+	// port. Restarts keep what the first start recorded in the data directory.
+	MasterArgs func(name string) []string
 	// Detach lets the processes outlive the launcher (for `capstan up`).
 	Detach bool
 	// Timeout bounds waiting for the cluster to become healthy.
@@ -104,6 +108,22 @@ func (m *Master) PID() int {
 		return 0
 	}
 	return m.cmd.Process.Pid
+}
+
+// Exited reports whether the master's last process has ended (killed, stopped or crashed).
+func (m *Master) Exited() bool {
+	m.mu.Lock()
+	exited := m.exited
+	m.mu.Unlock()
+	if exited == nil {
+		return true
+	}
+	select {
+	case <-exited:
+		return true
+	default:
+		return false
+	}
 }
 
 // Cluster is a launched cluster.
@@ -183,8 +203,11 @@ func (c *Cluster) start(m *Master, extra ...string) error {
 	os.Remove(filepath.Join(m.DataDir, endpointsFile))
 	args := []string{"server", "--name", m.Name, "--data-dir", m.DataDir, "--advertise", c.cfg.Advertise, "--bind-address", c.cfg.Advertise,
 		"--api-port", strconv.Itoa(m.apiPort), "--peer-port", strconv.Itoa(m.peer), "--gossip-port", strconv.Itoa(m.gossip)}
-	args = append(append(args, c.cfg.ServerArgs...), extra...)
-	return c.exec(m, args)
+	args = append(args, c.cfg.ServerArgs...)
+	if c.cfg.MasterArgs != nil {
+		args = append(args, c.cfg.MasterArgs(m.Name)...)
+	}
+	return c.exec(m, append(args, extra...))
 }
 
 // exec runs capstan with args for m, logging to its data directory.
@@ -237,6 +260,34 @@ func (m *Master) waitReady(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Add starts a new master named name with an empty data directory under Dir, joining the
+// cluster through a running master, appends it to Masters and returns once it serves. It does
+// not wait for the master to become a voter (see WaitHealthy). Names of removed members cannot
+// be reused.
+func (c *Cluster) Add(ctx context.Context, name string) (*Master, error) {
+	var via *Master
+	for _, m := range c.Masters {
+		if m.PID() != 0 && m.URL() != "" {
+			via = m
+			break
+		}
+	}
+	if via == nil {
+		return nil, errors.New("no running master to join through")
+	}
+	for _, m := range c.Masters {
+		if m.Name == name {
+			return nil, fmt.Errorf("master %s already exists", name)
+		}
+	}
+	m := &Master{Name: name, DataDir: filepath.Join(c.cfg.Dir, name)}
+	if err := c.start(m, "--join", via.URL(), "--token", c.token); err != nil {
+		return nil, err
+	}
+	c.Masters = append(c.Masters, m)
+	return m, m.waitReady(ctx)
 }
 
 // Client returns an admin client of the master at index i.
