@@ -18,6 +18,10 @@ import (
 	utilproxy "k8s.io/apimachinery/pkg/util/proxy"
 )
 
+// KubeletClientName is the common name of the client certificate with which API servers reach
+// the node agents' kubelet API; the agents accept no other client.
+const KubeletClientName = "capstan-apiserver"
+
 // KubeletConfig says how the API server reaches the node agents' kubelet API for pods/log,
 // exec, attach and portforward.
 type KubeletConfig struct {

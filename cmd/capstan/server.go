@@ -54,6 +54,8 @@ func (o *serverOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&c.DefaultTolerationSeconds, "default-toleration-seconds", c.DefaultTolerationSeconds, "Seconds a pod without its own toleration stays on a not-ready or unreachable node before it is evicted.")
 	fs.BoolVar(&c.DisableControllers, "disable-controllers", c.DisableControllers, "Run no scheduler or controllers on this master, even when it leads.")
 	fs.StringVar(&c.ServiceCIDR, "service-cidr", c.ServiceCIDR, "Range of service cluster IPs.")
+	fs.StringVar(&c.ClusterCIDR, "cluster-cidr", c.ClusterCIDR, "Pod network; every node gets a block of it for its pods' addresses.")
+	fs.IntVar(&c.NodeCIDRMaskSize, "node-cidr-mask-size", c.NodeCIDRMaskSize, "Prefix length of each node's block of --cluster-cidr.")
 	fs.StringVar(&c.NodePortRange, "node-port-range", c.NodePortRange, "Range of service node ports, MIN-MAX.")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "Log level: debug, info, warn or error.")
 }
@@ -118,6 +120,9 @@ func settingsValues(c master.Config) map[string]string {
 	}
 	if c.TrailingLogs != 0 {
 		v["raft-trailing-logs"] = fmt.Sprint(c.TrailingLogs)
+	}
+	if c.ClusterCIDR != "" {
+		v["cluster-cidr"], v["node-cidr-mask-size"] = c.ClusterCIDR, fmt.Sprint(c.NodeCIDRMaskSize)
 	}
 	if c.SnapshotInterval != 0 {
 		v["raft-snapshot-interval"] = c.SnapshotInterval.String()

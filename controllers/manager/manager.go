@@ -25,6 +25,7 @@ import (
 	"github.com/capstan-io/capstan/controllers/garbagecollector"
 	"github.com/capstan-io/capstan/controllers/informers"
 	"github.com/capstan-io/capstan/controllers/namespace"
+	"github.com/capstan-io/capstan/controllers/nodeipam"
 	"github.com/capstan-io/capstan/controllers/nodelifecycle"
 	"github.com/capstan-io/capstan/controllers/replicaset"
 	"github.com/capstan-io/capstan/controllers/scheduler"
@@ -47,6 +48,8 @@ type Config struct {
 	NodeLifecycle nodelifecycle.Options
 	// Scheduler tunes the scheduler.
 	Scheduler scheduler.Options
+	// NodeIPAM is the pod network nodes get their pod CIDRs from.
+	NodeIPAM nodeipam.Options
 	// Workers is how many keys each controller reconciles at once.
 	Workers int
 	// Logger receives the controllers' logs.
@@ -55,7 +58,7 @@ type Config struct {
 
 // DefaultConfig returns the settings Run uses for zero fields.
 func DefaultConfig() Config {
-	return Config{NodeLifecycle: nodelifecycle.DefaultOptions(), Scheduler: scheduler.DefaultOptions(), Workers: 5}
+	return Config{NodeLifecycle: nodelifecycle.DefaultOptions(), Scheduler: scheduler.DefaultOptions(), NodeIPAM: nodeipam.DefaultOptions(), Workers: 5}
 }
 
 // Validate reports settings Run cannot work with.
@@ -66,6 +69,9 @@ func (c Config) Validate() error {
 	}
 	if c.Fence == nil {
 		errs = append(errs, errors.New("manager: a fence is required: unfenced controllers could act after losing leadership"))
+	}
+	if err := c.NodeIPAM.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("manager: %w", err))
 	}
 	if c.Workers < 1 {
 		errs = append(errs, fmt.Errorf("manager: workers must be at least 1, not %d", c.Workers))
@@ -115,6 +121,10 @@ func Run(ctx context.Context, cfg Config) error {
 	gc := garbagecollector.NewController(md, f, resources)
 	sa := serviceaccount.NewController(client, f.Namespaces(), f.ServiceAccounts())
 	ep := endpoints.NewController(client, f.Services(), f.Pods(), f.Endpoints(), f.EndpointSlices(), recorder("endpoint-controller"))
+	ipam, err := nodeipam.NewController(client, f.Nodes(), recorder("node-ipam-controller"), cfg.NodeIPAM)
+	if err != nil {
+		return err
+	}
 	runners := []runner{
 		{"scheduler", sched.Run},
 		{"replicaset", func(ctx context.Context) { rs.Run(ctx, cfg.Workers) }},
@@ -123,6 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{"garbagecollector", func(ctx context.Context) { gc.Run(ctx, cfg.Workers) }},
 		{"serviceaccount", func(ctx context.Context) { sa.Run(ctx, 1) }},
 		{"endpoints", func(ctx context.Context) { ep.Run(ctx, cfg.Workers) }},
+		{"nodeipam", ipam.Run},
 	}
 	if cfg.Liveness != nil {
 		opts := cfg.NodeLifecycle

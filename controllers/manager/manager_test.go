@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 
@@ -218,14 +219,22 @@ func createNodes(t *testing.T, client kubernetes.Interface, n int) {
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-%d", i)}}
-		node, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-		if err != nil {
+		if _, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("110")}
-		node.Status = corev1.NodeStatus{Capacity: alloc, Allocatable: alloc,
-			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}}
-		if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		// The node IPAM controller may assign the node's pod CIDR meanwhile.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			node, err := client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			node.Status = corev1.NodeStatus{Capacity: alloc, Allocatable: alloc,
+				Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}}
+			_, err = client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -280,6 +289,20 @@ func TestDeploymentsOnTheLeader(t *testing.T) {
 	ctx := context.Background()
 
 	createNodes(t, client, 3)
+	waitFor(t, 30*time.Second, "every node to get its own pod CIDR", func() (bool, error) {
+		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		seen := map[string]bool{}
+		for _, n := range nodes.Items {
+			if n.Spec.PodCIDR == "" || seen[n.Spec.PodCIDR] {
+				return false, fmt.Errorf("node %s has pod CIDR %q; seen %v", n.Name, n.Spec.PodCIDR, seen)
+			}
+			seen[n.Spec.PodCIDR] = true
+		}
+		return len(seen) == 3, nil
+	})
 	startFakeKubelets(t, client)
 	start, err := client.CoreV1().Pods(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{})
 	if err != nil {

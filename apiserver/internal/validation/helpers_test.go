@@ -100,6 +100,7 @@ func storedPod() *corev1.Pod {
 	p := validPod()
 	p.ResourceVersion = "7"
 	p.UID = "0b8f4c1a-6c49-4a59-9c0f-0d9a2b0c8e11"
+	p.Spec.Tolerations = defaults.Tolerations(p.Spec.Tolerations, 300) // added by the pod strategy at create
 	return p
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/capstan-io/capstan/controllers/nodeipam"
 	"github.com/capstan-io/capstan/raftstore"
 )
 
@@ -66,8 +67,11 @@ type Config struct {
 	// DisableControllers runs no scheduler or controllers on this master when it leads.
 	DisableControllers bool `json:"disableControllers,omitempty"`
 	// ServiceCIDR is the range of service cluster IPs; NodePortRange is "min-max".
-	ServiceCIDR   string `json:"serviceCIDR"`
-	NodePortRange string `json:"nodePortRange"`
+	ServiceCIDR string `json:"serviceCIDR"`
+	// ClusterCIDR is the pod network; every node gets a block of NodeCIDRMaskSize bits from it.
+	ClusterCIDR      string `json:"clusterCIDR,omitempty"`
+	NodeCIDRMaskSize int    `json:"nodeCIDRMaskSize,omitempty"`
+	NodePortRange    string `json:"nodePortRange"`
 
 	// Logger receives the master's logs.
 	Logger *slog.Logger `json:"-"`
@@ -76,11 +80,13 @@ type Config struct {
 // DefaultConfig returns the defaults of `capstan server`.
 func DefaultConfig() Config {
 	sc := raftstore.DefaultConfig()
+	ipam := nodeipam.DefaultOptions()
 	return Config{
 		BindAddress: "0.0.0.0", APIPort: 6443, PeerPort: 7000, GossipPort: 7946,
 		LogStore: sc.LogStore, HeartbeatTimeout: sc.HeartbeatTimeout, ElectionTimeout: sc.ElectionTimeout,
 		SnapshotThreshold: sc.SnapshotThreshold, TrailingLogs: sc.TrailingLogs, SnapshotInterval: sc.SnapshotInterval, QuotaBytes: sc.QuotaBytes,
 		ServiceCIDR: "10.96.0.0/12", NodePortRange: "30000-32767", DefaultTolerationSeconds: 30,
+		ClusterCIDR: ipam.ClusterCIDR.String(), NodeCIDRMaskSize: ipam.NodeMaskSize,
 	}
 }
 
@@ -138,6 +144,11 @@ func (c *Config) Validate() error {
 	if _, err := netip.ParsePrefix(c.ServiceCIDR); err != nil {
 		add("--service-cidr %q is not a CIDR: %v", c.ServiceCIDR, err)
 	}
+	if ipam, err := c.nodeIPAM(); err != nil {
+		add("--cluster-cidr %q: %v", c.ClusterCIDR, err)
+	} else if err := ipam.Validate(); err != nil {
+		add("--cluster-cidr %s with --node-cidr-mask-size %d: %v", c.ClusterCIDR, c.NodeCIDRMaskSize, err)
+	}
 	if c.DefaultTolerationSeconds < 0 {
 		add("--default-toleration-seconds %d must not be negative", c.DefaultTolerationSeconds)
 	}
@@ -148,6 +159,15 @@ func (c *Config) Validate() error {
 		add("--store-quota-bytes %d is below the 16 MiB minimum", c.QuotaBytes)
 	}
 	return errors.Join(errs...)
+}
+
+// nodeIPAM returns the pod network settings of the node IPAM controller.
+func (c *Config) nodeIPAM() (nodeipam.Options, error) {
+	p, err := netip.ParsePrefix(c.ClusterCIDR)
+	if err != nil {
+		return nodeipam.Options{}, err
+	}
+	return nodeipam.Options{ClusterCIDR: p, NodeMaskSize: c.NodeCIDRMaskSize}, nil
 }
 
 // PeerAddress returns the Raft address other masters dial: the advertised host with

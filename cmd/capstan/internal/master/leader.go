@@ -127,6 +127,7 @@ func (m *Master) runControllers(ctx context.Context) {
 	cfg := manager.DefaultConfig()
 	cfg.API, cfg.Fence, cfg.Logger = m.api, m.store.LeaderFence, m.log
 	cfg.Liveness = gossipLiveness{m}
+	cfg.NodeIPAM, _ = m.cfg.nodeIPAM() // validated at start
 	if err := manager.Run(ctx, cfg); err != nil {
 		m.log.Error("could not run the controllers", "error", err)
 	}

@@ -248,6 +248,7 @@ func (m *Master) startAPI(ln net.Listener, metrics *prometheus.Registry) error {
 	ac.Resources.ServiceCIDR, _ = netip.ParsePrefix(m.cfg.ServiceCIDR)
 	ac.Resources.NodePortMin, ac.Resources.NodePortMax, _ = parsePortRange(m.cfg.NodePortRange)
 	ac.Resources.DefaultTolerationSeconds = m.cfg.DefaultTolerationSeconds
+	ac.Kubelet = &apiserver.KubeletConfig{TLS: m.kubeletTLS()}
 	ac.Ready = func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
