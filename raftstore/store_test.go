@@ -169,19 +169,32 @@ outer:
 
 func (c *cluster) waitVoters(n int) {
 	c.t.Helper()
-	waitFor(c.t, 15*time.Second, fmt.Sprintf("%d healthy voters", n), func() bool {
-		l := c.waitLeader()
-		members, err := l.Members(testContext(c.t))
-		if err != nil {
-			return false
+	// Every member must see the promotions: a follower that has not applied its own yet
+	// cannot take leadership, and reports itself as a non-voter.
+	waitFor(c.t, 15*time.Second, fmt.Sprintf("%d healthy voters seen by every member", n), func() bool {
+		c.waitLeader()
+		c.mu.Lock()
+		stores := make([]*Store, 0, len(c.members))
+		for _, s := range c.members {
+			stores = append(stores, s)
 		}
-		voters := 0
-		for _, m := range members {
-			if m.Voter && m.Healthy {
-				voters++
+		c.mu.Unlock()
+		for _, s := range stores {
+			members, err := s.Members(testContext(c.t))
+			if err != nil {
+				return false
+			}
+			voters := 0
+			for _, m := range members {
+				if m.Voter && m.Healthy {
+					voters++
+				}
+			}
+			if voters != n {
+				return false
 			}
 		}
-		return voters == n
+		return true
 	})
 }
 
