@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -22,6 +23,7 @@ import (
 	"github.com/capstan-io/capstan/apiserver"
 	"github.com/capstan-io/capstan/controllers/deployment"
 	"github.com/capstan-io/capstan/controllers/endpoints"
+	"github.com/capstan-io/capstan/controllers/eventttl"
 	"github.com/capstan-io/capstan/controllers/garbagecollector"
 	"github.com/capstan-io/capstan/controllers/informers"
 	"github.com/capstan-io/capstan/controllers/namespace"
@@ -50,6 +52,8 @@ type Config struct {
 	Scheduler scheduler.Options
 	// NodeIPAM is the pod network nodes get their pod CIDRs from.
 	NodeIPAM nodeipam.Options
+	// EventTTL says when Events expire.
+	EventTTL eventttl.Options
 	// Workers is how many keys each controller reconciles at once.
 	Workers int
 	// Logger receives the controllers' logs.
@@ -58,7 +62,7 @@ type Config struct {
 
 // DefaultConfig returns the settings Run uses for zero fields.
 func DefaultConfig() Config {
-	return Config{NodeLifecycle: nodelifecycle.DefaultOptions(), Scheduler: scheduler.DefaultOptions(), NodeIPAM: nodeipam.DefaultOptions(), Workers: 5}
+	return Config{NodeLifecycle: nodelifecycle.DefaultOptions(), Scheduler: scheduler.DefaultOptions(), NodeIPAM: nodeipam.DefaultOptions(), EventTTL: eventttl.DefaultOptions(), Workers: 5}
 }
 
 // Validate reports settings Run cannot work with.
@@ -71,6 +75,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("manager: a fence is required: unfenced controllers could act after losing leadership"))
 	}
 	if err := c.NodeIPAM.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("manager: %w", err))
+	}
+	if err := c.EventTTL.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("manager: %w", err))
 	}
 	if c.Workers < 1 {
@@ -125,6 +132,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	ttl, err := eventttl.NewController(client, f.Informer(schema.GroupResource{Resource: "events"}), cfg.EventTTL)
+	if err != nil {
+		return err
+	}
 	runners := []runner{
 		{"scheduler", sched.Run},
 		{"replicaset", func(ctx context.Context) { rs.Run(ctx, cfg.Workers) }},
@@ -134,6 +145,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{"serviceaccount", func(ctx context.Context) { sa.Run(ctx, 1) }},
 		{"endpoints", func(ctx context.Context) { ep.Run(ctx, cfg.Workers) }},
 		{"nodeipam", ipam.Run},
+		{"eventttl", ttl.Run},
 	}
 	if cfg.Liveness != nil {
 		opts := cfg.NodeLifecycle
