@@ -16,12 +16,13 @@ import (
 
 	"github.com/capstan-io/capstan/chaos/cluster"
 	"github.com/capstan-io/capstan/cmd/capstan/internal/apibench"
+	"github.com/capstan-io/capstan/cmd/capstan/internal/schedbench"
 	"github.com/capstan-io/capstan/raftstore"
 	"github.com/capstan-io/capstan/raftstore/storebench"
 )
 
 func benchCommand() *command {
-	return &command{name: "bench", summary: "measure Capstan's performance", subs: []*command{benchStoreCommand(), benchAPICommand()}}
+	return &command{name: "bench", summary: "measure Capstan's performance", subs: []*command{benchStoreCommand(), benchAPICommand(), benchSchedulerCommand()}}
 }
 
 // outputOptions selects human or JSON output.
@@ -121,19 +122,13 @@ func benchStoreCommand() *command {
 // benchAPIOptions are the flags of `capstan bench api`.
 type benchAPIOptions struct {
 	outputOptions
-	cfg        apibench.Config
-	kubeconfig string
-	servers    []string
-	masters    int
-	dir        string
+	target benchTarget
+	cfg    apibench.Config
 }
 
 func (o *benchAPIOptions) AddFlags(fs *pflag.FlagSet) {
 	o.outputOptions.AddFlags(fs)
-	fs.StringVar(&o.kubeconfig, "kubeconfig", o.kubeconfig, "Measure the cluster of this kubeconfig instead of starting a local one.")
-	fs.StringSliceVar(&o.servers, "server", o.servers, "With --kubeconfig: master URLs to spread watchers over (default: the kubeconfig's server).")
-	fs.IntVar(&o.masters, "masters", o.masters, "Masters of the local cluster started when --kubeconfig is not given.")
-	fs.StringVar(&o.dir, "data-dir", o.dir, "Where the local cluster keeps its data (default: a temporary directory, removed afterwards).")
+	o.target.AddFlags(fs)
 	fs.StringVar(&o.cfg.Namespace, "namespace", o.cfg.Namespace, "Namespace of the benchmark's objects (created, and emptied first).")
 	fs.IntVar(&o.cfg.Clients, "clients", o.cfg.Clients, "Concurrent clients of the request runs.")
 	fs.DurationVar(&o.cfg.Duration, "duration", o.cfg.Duration, "Length of each request run.")
@@ -142,13 +137,7 @@ func (o *benchAPIOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 func (o *benchAPIOptions) Validate() error {
-	errs := []error{o.outputOptions.Validate()}
-	if o.kubeconfig == "" && (o.masters < 1 || o.masters%2 == 0) {
-		errs = append(errs, fmt.Errorf("--masters %d must be a positive odd number", o.masters))
-	}
-	if len(o.servers) > 0 && o.kubeconfig == "" {
-		errs = append(errs, errors.New("--server needs --kubeconfig"))
-	}
+	errs := []error{o.outputOptions.Validate(), o.target.Validate()}
 	o.cfg.Masters = []*rest.Config{{}} // placeholder for validation; the real ones come later
 	errs = append(errs, o.cfg.Validate())
 	o.cfg.Masters = nil
@@ -156,7 +145,7 @@ func (o *benchAPIOptions) Validate() error {
 }
 
 func benchAPICommand() *command {
-	o := &benchAPIOptions{outputOptions: outputOptions{Output: "table"}, masters: 3,
+	o := &benchAPIOptions{outputOptions: outputOptions{Output: "table"}, target: benchTarget{masters: 3},
 		cfg: apibench.Config{Namespace: "capstan-bench", Clients: 64, Duration: 5 * time.Second, Watchers: 1000, WatchEvents: 100}}
 	return &command{
 		name:    "api",
@@ -169,30 +158,12 @@ func benchAPICommand() *command {
 			if err := o.Validate(); err != nil {
 				return usagef("%v", err)
 			}
-			kubeconfig, servers := o.kubeconfig, o.servers
-			if kubeconfig == "" {
-				c, cleanup, err := startLocalCluster(ctx, o.dir, o.masters)
-				if err != nil {
-					return err
-				}
-				defer cleanup()
-				kubeconfig = c.Kubeconfig()
-				for _, m := range c.Masters {
-					servers = append(servers, m.URL())
-				}
-			}
-			base, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			masters, cleanup, err := o.target.configs(ctx)
 			if err != nil {
-				return fmt.Errorf("--kubeconfig %q: %w", kubeconfig, err)
+				return err
 			}
-			if len(servers) == 0 {
-				servers = []string{base.Host}
-			}
-			for _, s := range servers {
-				rc := rest.CopyConfig(base)
-				rc.Host = s
-				o.cfg.Masters = append(o.cfg.Masters, rc)
-			}
+			defer cleanup()
+			o.cfg.Masters = masters
 			rep, err := apibench.Run(ctx, o.cfg)
 			if err != nil {
 				return err
@@ -204,6 +175,131 @@ func benchAPICommand() *command {
 			return printResults(out, rep.Results)
 		},
 	}
+}
+
+// benchSchedulerOptions are the flags of `capstan bench scheduler`.
+type benchSchedulerOptions struct {
+	outputOptions
+	target benchTarget
+	cfg    schedbench.Config
+}
+
+func (o *benchSchedulerOptions) AddFlags(fs *pflag.FlagSet) {
+	o.outputOptions.AddFlags(fs)
+	o.target.AddFlags(fs)
+	fs.StringVar(&o.cfg.Namespace, "namespace", o.cfg.Namespace, "Namespace of the benchmark's Deployments (must not exist; deleted afterwards).")
+	fs.IntVar(&o.cfg.Nodes, "nodes", o.cfg.Nodes, "Fake Nodes to register (Ready, 110 pods each; deleted afterwards).")
+	fs.IntVar(&o.cfg.Pods, "pods", o.cfg.Pods, "Pods to create.")
+	fs.IntVar(&o.cfg.PodsPerDeployment, "pods-per-deployment", o.cfg.PodsPerDeployment, "Replicas of each Deployment.")
+	fs.DurationVar(&o.cfg.Timeout, "timeout", o.cfg.Timeout, "How long to wait for every pod to be bound.")
+}
+
+func (o *benchSchedulerOptions) Validate() error {
+	errs := []error{o.outputOptions.Validate(), o.target.Validate()}
+	o.cfg.Master = &rest.Config{} // placeholder for validation; the real one comes later
+	errs = append(errs, o.cfg.Validate())
+	o.cfg.Master = nil
+	return errors.Join(errs...)
+}
+
+func benchSchedulerCommand() *command {
+	o := &benchSchedulerOptions{outputOptions: outputOptions{Output: "table"}, target: benchTarget{masters: 3}, cfg: schedbench.DefaultConfig()}
+	return &command{
+		name:    "scheduler",
+		summary: "register fake nodes, create pods through Deployments and measure pods bound per second and create-to-bound latency",
+		flags:   o.AddFlags,
+		run: func(ctx context.Context, args []string, out io.Writer) error {
+			if err := noArgs(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return usagef("%v", err)
+			}
+			masters, cleanup, err := o.target.configs(ctx)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			o.cfg.Master = masters[0]
+			rep, err := schedbench.Run(ctx, o.cfg)
+			if err != nil && rep.Bound == 0 {
+				return err
+			}
+			if o.Output == "json" {
+				if perr := printJSON(out, rep); perr != nil {
+					return perr
+				}
+				return err
+			}
+			fmt.Fprintf(out, "%d nodes, %d pods (%d bound) in %.1f s\n", rep.Nodes, rep.Pods, rep.Bound, rep.Elapsed)
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "PODS BOUND/S\tP50 MS\tP99 MS\tMAX MS\t")
+			fmt.Fprintf(tw, "%.0f\t%.1f\t%.1f\t%.1f\t\n", rep.PodsPerSecond, rep.P50, rep.P99, rep.Max)
+			if ferr := tw.Flush(); ferr != nil {
+				return ferr
+			}
+			return err
+		},
+	}
+}
+
+// benchTarget is the cluster a benchmark measures: one given by a kubeconfig, or a local one
+// it starts.
+type benchTarget struct {
+	kubeconfig string
+	servers    []string
+	masters    int
+	dir        string
+}
+
+func (o *benchTarget) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.kubeconfig, "kubeconfig", o.kubeconfig, "Measure the cluster of this kubeconfig instead of starting a local one.")
+	fs.StringSliceVar(&o.servers, "server", o.servers, "With --kubeconfig: master URLs to spread clients over (default: the kubeconfig's server).")
+	fs.IntVar(&o.masters, "masters", o.masters, "Masters of the local cluster started when --kubeconfig is not given.")
+	fs.StringVar(&o.dir, "data-dir", o.dir, "Where the local cluster keeps its data (default: a temporary directory, removed afterwards).")
+}
+
+func (o *benchTarget) Validate() error {
+	var errs []error
+	if o.kubeconfig == "" && (o.masters < 1 || o.masters%2 == 0) {
+		errs = append(errs, fmt.Errorf("--masters %d must be a positive odd number", o.masters))
+	}
+	if len(o.servers) > 0 && o.kubeconfig == "" {
+		errs = append(errs, errors.New("--server needs --kubeconfig"))
+	}
+	return errors.Join(errs...)
+}
+
+// configs returns a REST configuration per master (starting the local cluster if needed) and
+// a function that stops what was started.
+func (o *benchTarget) configs(ctx context.Context) ([]*rest.Config, func(), error) {
+	kubeconfig, servers, cleanup := o.kubeconfig, o.servers, func() {}
+	if kubeconfig == "" {
+		c, stop, err := startLocalCluster(ctx, o.dir, o.masters)
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup = stop
+		kubeconfig = c.Kubeconfig()
+		for _, m := range c.Masters {
+			servers = append(servers, m.URL())
+		}
+	}
+	base, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("--kubeconfig %q: %w", kubeconfig, err)
+	}
+	if len(servers) == 0 {
+		servers = []string{base.Host}
+	}
+	var out []*rest.Config
+	for _, s := range servers {
+		rc := rest.CopyConfig(base)
+		rc.Host = s
+		out = append(out, rc)
+	}
+	return out, cleanup, nil
 }
 
 // startLocalCluster starts masters as processes of this binary in dir (a temporary directory
