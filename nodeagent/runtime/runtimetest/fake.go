@@ -669,3 +669,15 @@ func formatLine(l logLine, timestamps bool) string {
 	}
 	return l.text + "\n"
 }
+
+// ContainerConfig returns the configuration a container was created with, for tests that check
+// what a caller asked the runtime for.
+func (f *Fake) ContainerConfig(id string) (runtime.ContainerConfig, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.lookup(id)
+	if err != nil {
+		return runtime.ContainerConfig{}, err
+	}
+	return c.cfg, nil
+}
