@@ -75,16 +75,12 @@ func (o *benchStoreOptions) Validate() error {
 func benchStoreCommand() *command {
 	o := &benchStoreOptions{outputOptions: outputOptions{Output: "table"}, cfg: storebench.DefaultConfig()}
 	return &command{
-		name:    "store",
-		summary: "start a raftstore cluster on loopback (fsync on) and measure writes/s and linearizable reads/s",
-		flags:   o.AddFlags,
-		run: func(ctx context.Context, args []string, out io.Writer) error {
-			if err := noArgs(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return usagef("%v", err)
-			}
+		name:     "store",
+		summary:  "start a raftstore cluster on loopback (fsync on) and measure writes/s and linearizable reads/s",
+		flags:    o.AddFlags,
+		noArgs:   true,
+		validate: o.Validate,
+		run: func(ctx context.Context, _ []string, out io.Writer) error {
 			reports := []storebench.Report{}
 			rep, err := storebench.Run(ctx, o.cfg)
 			if err != nil {
@@ -119,16 +115,29 @@ func benchStoreCommand() *command {
 	}
 }
 
-// benchAPIOptions are the flags of `capstan bench api`.
-type benchAPIOptions struct {
+// clusterBenchOptions are the flags of the benchmarks that measure a cluster.
+type clusterBenchOptions struct {
 	outputOptions
 	target benchTarget
-	cfg    apibench.Config
+}
+
+func (o *clusterBenchOptions) AddFlags(fs *pflag.FlagSet) {
+	o.outputOptions.AddFlags(fs)
+	o.target.AddFlags(fs)
+}
+
+func (o *clusterBenchOptions) errors() []error {
+	return []error{o.outputOptions.Validate(), o.target.Validate()}
+}
+
+// benchAPIOptions are the flags of `capstan bench api`.
+type benchAPIOptions struct {
+	clusterBenchOptions
+	cfg apibench.Config
 }
 
 func (o *benchAPIOptions) AddFlags(fs *pflag.FlagSet) {
-	o.outputOptions.AddFlags(fs)
-	o.target.AddFlags(fs)
+	o.clusterBenchOptions.AddFlags(fs)
 	fs.StringVar(&o.cfg.Namespace, "namespace", o.cfg.Namespace, "Namespace of the benchmark's objects (created, and emptied first).")
 	fs.IntVar(&o.cfg.Clients, "clients", o.cfg.Clients, "Concurrent clients of the request runs.")
 	fs.DurationVar(&o.cfg.Duration, "duration", o.cfg.Duration, "Length of each request run.")
@@ -137,7 +146,7 @@ func (o *benchAPIOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 func (o *benchAPIOptions) Validate() error {
-	errs := []error{o.outputOptions.Validate(), o.target.Validate()}
+	errs := o.errors()
 	o.cfg.Masters = []*rest.Config{{}} // placeholder for validation; the real ones come later
 	errs = append(errs, o.cfg.Validate())
 	o.cfg.Masters = nil
@@ -145,19 +154,15 @@ func (o *benchAPIOptions) Validate() error {
 }
 
 func benchAPICommand() *command {
-	o := &benchAPIOptions{outputOptions: outputOptions{Output: "table"}, target: benchTarget{masters: 3},
+	o := &benchAPIOptions{clusterBenchOptions: clusterBenchOptions{outputOptions{Output: "table"}, benchTarget{masters: 3}},
 		cfg: apibench.Config{Namespace: "capstan-bench", Clients: 64, Duration: 5 * time.Second, Watchers: 1000, WatchEvents: 100}}
 	return &command{
-		name:    "api",
-		summary: "measure pod creates, updates, gets, lists and watch delivery over HTTPS (a local 3-master cluster, or --kubeconfig)",
-		flags:   o.AddFlags,
-		run: func(ctx context.Context, args []string, out io.Writer) error {
-			if err := noArgs(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return usagef("%v", err)
-			}
+		name:     "api",
+		summary:  "measure pod creates, updates, gets, lists and watch delivery over HTTPS (a local 3-master cluster, or --kubeconfig)",
+		flags:    o.AddFlags,
+		noArgs:   true,
+		validate: o.Validate,
+		run: func(ctx context.Context, _ []string, out io.Writer) error {
 			masters, cleanup, err := o.target.configs(ctx)
 			if err != nil {
 				return err
@@ -179,14 +184,12 @@ func benchAPICommand() *command {
 
 // benchSchedulerOptions are the flags of `capstan bench scheduler`.
 type benchSchedulerOptions struct {
-	outputOptions
-	target benchTarget
-	cfg    schedbench.Config
+	clusterBenchOptions
+	cfg schedbench.Config
 }
 
 func (o *benchSchedulerOptions) AddFlags(fs *pflag.FlagSet) {
-	o.outputOptions.AddFlags(fs)
-	o.target.AddFlags(fs)
+	o.clusterBenchOptions.AddFlags(fs)
 	fs.StringVar(&o.cfg.Namespace, "namespace", o.cfg.Namespace, "Namespace of the benchmark's Deployments (must not exist; deleted afterwards).")
 	fs.IntVar(&o.cfg.Nodes, "nodes", o.cfg.Nodes, "Fake Nodes to register (Ready, 110 pods each; deleted afterwards).")
 	fs.IntVar(&o.cfg.Pods, "pods", o.cfg.Pods, "Pods to create.")
@@ -195,7 +198,7 @@ func (o *benchSchedulerOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 func (o *benchSchedulerOptions) Validate() error {
-	errs := []error{o.outputOptions.Validate(), o.target.Validate()}
+	errs := o.errors()
 	o.cfg.Master = &rest.Config{} // placeholder for validation; the real one comes later
 	errs = append(errs, o.cfg.Validate())
 	o.cfg.Master = nil
@@ -203,18 +206,14 @@ func (o *benchSchedulerOptions) Validate() error {
 }
 
 func benchSchedulerCommand() *command {
-	o := &benchSchedulerOptions{outputOptions: outputOptions{Output: "table"}, target: benchTarget{masters: 3}, cfg: schedbench.DefaultConfig()}
+	o := &benchSchedulerOptions{clusterBenchOptions: clusterBenchOptions{outputOptions{Output: "table"}, benchTarget{masters: 3}}, cfg: schedbench.DefaultConfig()}
 	return &command{
-		name:    "scheduler",
-		summary: "register fake nodes, create pods through Deployments and measure pods bound per second and create-to-bound latency",
-		flags:   o.AddFlags,
-		run: func(ctx context.Context, args []string, out io.Writer) error {
-			if err := noArgs(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return usagef("%v", err)
-			}
+		name:     "scheduler",
+		summary:  "register fake nodes, create pods through Deployments and measure pods bound per second and create-to-bound latency",
+		flags:    o.AddFlags,
+		noArgs:   true,
+		validate: o.Validate,
+		run: func(ctx context.Context, _ []string, out io.Writer) error {
 			masters, cleanup, err := o.target.configs(ctx)
 			if err != nil {
 				return err

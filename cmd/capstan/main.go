@@ -30,6 +30,10 @@ type command struct {
 	// flags adds the command's flags; run receives the remaining arguments.
 	flags func(fs *pflag.FlagSet)
 	run   func(ctx context.Context, args []string, out io.Writer) error
+	// noArgs refuses positional arguments, and validate checks the parsed flags, before run;
+	// their errors are usage errors.
+	noArgs   bool
+	validate func() error
 }
 
 // usageError is an error in the command line; it exits with status 2.
@@ -96,6 +100,16 @@ func dispatch(ctx context.Context, c *command, path []string, args []string, out
 			return nil
 		}
 		return usagef("%v", err)
+	}
+	if c.noArgs {
+		if err := noArgs(fs.Args()); err != nil {
+			return err
+		}
+	}
+	if c.validate != nil {
+		if err := c.validate(); err != nil {
+			return usagef("%v", err)
+		}
 	}
 	return c.run(ctx, fs.Args(), out)
 }
