@@ -130,7 +130,9 @@ func (m *Master) Exited() bool {
 type Cluster struct {
 	cfg     Config
 	Masters []*Master
-	token   string
+	// Agents are the node agents started with StartAgent (see agent.go).
+	Agents []*Agent
+	token  string
 }
 
 // Kubeconfig returns the admin kubeconfig's path.
@@ -406,8 +408,9 @@ func (c *Cluster) Restart(ctx context.Context, m *Master) error {
 	return m.waitReady(ctx)
 }
 
-// Close stops every master it owns (SIGTERM).
+// Close stops every agent and master it owns (SIGTERM).
 func (c *Cluster) Close() {
+	c.stopAgents()
 	var wg sync.WaitGroup
 	for _, m := range c.Masters {
 		wg.Add(1)

@@ -45,6 +45,7 @@ func usagef(format string, args ...any) error { return &usageError{msg: fmt.Spri
 
 func root() *command {
 	return &command{name: "capstan", summary: "a Kubernetes-compatible container orchestrator with a built-in Raft store", subs: []*command{
+		agentCommand(),
 		benchCommand(),
 		chaosCommand(),
 		serverCommand(),

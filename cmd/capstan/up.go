@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/capstan-io/capstan/chaos/cluster"
+	"github.com/capstan-io/capstan/nodeagent/runtime"
 )
 
 // defaultClusterDir is where `capstan up` keeps a local cluster.
@@ -87,6 +88,11 @@ func upCommand() *command {
 			if len(running) > 0 {
 				return fmt.Errorf("a cluster is already running in %s (pids %v); run `capstan down --data-dir %s` first", o.dir, running, o.dir)
 			}
+			if o.agents > 0 {
+				if err := runtime.CheckHost(); err != nil {
+					return fmt.Errorf("%w\n(or run no real node agents with --agents 0; hollow nodes need nothing)", err)
+				}
+			}
 			bin, err := os.Executable()
 			if err != nil {
 				return err
@@ -105,10 +111,17 @@ func upCommand() *command {
 			for _, m := range c.Masters {
 				fmt.Fprintf(out, "  %s  %s  (log %s)\n", m.Name, m.URL(), filepath.Join(m.DataDir, "server.log"))
 			}
-			if o.agents > 0 || o.hollow > 0 {
-				fmt.Fprintf(out, "\nNote: this version of Capstan has no node agent yet, so no nodes were started and pods stay Pending.\n")
+			if err := startAgents(ctx, c, o, out); err != nil {
+				return fmt.Errorf("%w\n`capstan down --data-dir %s --purge` cleans up", err, o.dir)
 			}
-			fmt.Fprintf(out, "\nNext:\n  export KUBECONFIG=%s\n  kubectl get namespaces\n  capstan admin members list\n  capstan down --data-dir %s\n", c.Kubeconfig(), o.dir)
+			fmt.Fprintf(out, "\nNext:\n  export KUBECONFIG=%s\n  kubectl get nodes\n", c.Kubeconfig())
+			if o.agents > 0 {
+				fmt.Fprintf(out, "  kubectl create deployment web --image=%s -- sh -c 'echo hello; sleep 3600'\n  kubectl logs deploy/web\n", testImageName)
+				fmt.Fprintf(out, "  (the real nodes have the busybox test image %s; they pull nothing else from a registry they cannot reach)\n", testImageName)
+			} else {
+				fmt.Fprintf(out, "  kubectl get namespaces\n")
+			}
+			fmt.Fprintf(out, "  capstan admin members list\n  capstan down --data-dir %s\n", o.dir)
 			return nil
 		}}
 }
@@ -157,23 +170,15 @@ func downCommand() *command {
 			if err := noArgs(args); err != nil {
 				return err
 			}
+			// Agents first: they leave gossip while the masters still run.
+			agents := runningAgents(dir)
+			stopProcesses(agents)
 			pids, err := runningMasters(dir)
 			if err != nil {
 				return err
 			}
-			for _, pid := range pids {
-				_ = syscall.Kill(pid, syscall.SIGTERM)
-			}
-			deadline := time.Now().Add(30 * time.Second)
-			for _, pid := range pids {
-				for processAlive(pid) && time.Now().Before(deadline) {
-					time.Sleep(50 * time.Millisecond) // polling the process table
-				}
-				if processAlive(pid) {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-			fmt.Fprintf(out, "stopped %d master(s) of %s\n", len(pids), dir)
+			stopProcesses(pids)
+			fmt.Fprintf(out, "stopped %d agent(s) and %d master(s) of %s\n", len(agents), len(pids), dir)
 			if purge {
 				if err := os.RemoveAll(dir); err != nil {
 					return err
@@ -182,6 +187,22 @@ func downCommand() *command {
 			}
 			return nil
 		}}
+}
+
+// stopProcesses sends SIGTERM to pids and waits up to 30 s for them, then kills the rest.
+func stopProcesses(pids []int) {
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, pid := range pids {
+		for processAlive(pid) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond) // polling the process table
+		}
+		if processAlive(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 func processAlive(pid int) bool {

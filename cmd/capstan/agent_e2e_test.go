@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/capstan-io/capstan/apiserver/apitest"
+	"github.com/capstan-io/capstan/chaos/cluster"
+	"github.com/capstan-io/capstan/nodeagent/agent"
+	"github.com/capstan-io/capstan/nodeagent/runtime"
+)
+
+// startAgent starts an agent in c and waits until its nodes are Ready.
+func startAgent(t *testing.T, c *cluster.Cluster, ac cluster.AgentConfig) *cluster.Agent {
+	t.Helper()
+	a, err := c.StartAgent(ctxTimeout(t, time.Minute), ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := c.WaitNodesReady(ctxTimeout(t, time.Minute), a); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d node(s) of agent %s Ready after %s", len(a.Nodes), a.Name, time.Since(start).Round(time.Millisecond))
+	return a
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not done after %s (%s)", what, timeout, state)
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval
+	}
+}
+
+// nodeReadyStatus returns the node's Ready condition status.
+func nodeReadyStatus(ctx context.Context, cs kubernetes.Interface, name string) corev1.ConditionStatus {
+	n, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "error: " + corev1.ConditionStatus(err.Error())
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status
+		}
+	}
+	return "none"
+}
+
+// TestAgentRunsPods starts three masters and one real agent (private containerd, CNI) and
+// drives the real kubectl: the node is Ready, a deployment becomes available, logs and exec
+// work through the kubelet API, deleting a pod completes; then the agent dies (the node goes
+// NotReady through gossip) and comes back with its saved identity.
+func TestAgentRunsPods(t *testing.T) {
+	if err := runtime.CheckHost(); err != nil {
+		t.Skipf("this host cannot run containers: %v", err)
+	}
+	if _, err := os.Stat(apitest.KubectlPath); err != nil {
+		t.Skipf("kubectl is not installed at %s", apitest.KubectlPath)
+	}
+	c := startCluster(t, 3)
+	k := apitest.NewKubectl(t, c.Kubeconfig())
+	a := startAgent(t, c, cluster.AgentConfig{Name: "a1", ImportTestImage: true})
+
+	if out := k.Must("", "get", "nodes", "-o", "wide"); !strings.Contains(out, "a1") || !strings.Contains(out, " Ready ") || !strings.Contains(out, "containerd://") {
+		t.Fatalf("kubectl get nodes:\n%s\nwant a1 Ready with a containerd runtime", out)
+	}
+	script := `trap "exit 0" TERM; echo hello; sleep 3600 & wait`
+	k.Must("", "create", "deployment", "web", "--image="+testImageName, "--", "sh", "-c", script)
+	start := time.Now()
+	k.Must("", "rollout", "status", "deployment/web", "--timeout=60s")
+	t.Logf("deployment available after %s", time.Since(start).Round(time.Millisecond))
+	if out := k.Must("", "logs", "deploy/web"); strings.TrimSpace(out) != "hello" {
+		t.Errorf("kubectl logs deploy/web = %q; want hello", out)
+	}
+	pod := strings.TrimSpace(k.Must("", "get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}"))
+	if out := k.Must("", "exec", pod, "--", "echo", "ok"); strings.TrimSpace(out) != "ok" {
+		t.Errorf("kubectl exec %s -- echo ok = %q; want ok", pod, out)
+	}
+	start = time.Now()
+	k.Must("", "delete", "pod", pod, "--timeout=30s")
+	t.Logf("pod deleted after %s", time.Since(start).Round(time.Millisecond))
+	k.Must("", "rollout", "status", "deployment/web", "--timeout=60s")
+	k.Must("", "delete", "deployment", "web")
+	k.Must("", "wait", "--for=delete", "pod", "-l", "app=web", "--timeout=30s")
+
+	// The agent dies: gossip makes the node NotReady; restarted with its data directory only,
+	// it is Ready again.
+	cs := kubernetes.NewForConfigOrDie(restConfig(t, c, c.Masters[0]))
+	ctx := ctxTimeout(t, time.Minute)
+	if err := c.KillAgent(a); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	waitFor(t, 30*time.Second, "node a1 NotReady after its agent died", func() (bool, string) {
+		s := nodeReadyStatus(ctx, cs, "a1")
+		return s == corev1.ConditionUnknown, string(s)
+	})
+	t.Logf("node NotReady %s after its agent was killed", time.Since(killed).Round(time.Millisecond))
+	if err := c.RestartAgent(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitNodesReady(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHollowNodes runs 50 hollow nodes in one agent process: they register Ready, a
+// 100-replica deployment becomes available on them, and a restart needs no token.
+func TestHollowNodes(t *testing.T) {
+	if _, err := os.Stat(apitest.KubectlPath); err != nil {
+		t.Skipf("kubectl is not installed at %s", apitest.KubectlPath)
+	}
+	c := startCluster(t, 3)
+	k := apitest.NewKubectl(t, c.Kubeconfig())
+	a := startAgent(t, c, cluster.AgentConfig{Name: "hollow", Hollow: 50})
+
+	out := k.Must("", "get", "nodes", "-l", agent.HollowLabel+"=true", "--no-headers")
+	if n := strings.Count(out, " Ready "); n != 50 {
+		t.Fatalf("kubectl get nodes shows %d Ready hollow nodes; want 50:\n%s", n, out)
+	}
+	k.Must("", "create", "deployment", "big", "--image=busybox", "--replicas=100", "--", "sleep", "3600")
+	start := time.Now()
+	k.Must("", "rollout", "status", "deployment/big", "--timeout=60s")
+	t.Logf("100 replicas available after %s", time.Since(start).Round(time.Millisecond))
+	cs := kubernetes.NewForConfigOrDie(restConfig(t, c, c.Masters[0]))
+	ctx := ctxTimeout(t, time.Minute)
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=big"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := map[string]int{}
+	for _, p := range pods.Items {
+		nodes[p.Spec.NodeName]++
+	}
+	if len(nodes) < 25 {
+		t.Errorf("100 pods landed on %d nodes; want them spread over most of the 50", len(nodes))
+	}
+	start = time.Now()
+	k.Must("", "scale", "deployment/big", "--replicas=10")
+	waitFor(t, 30*time.Second, "scale down to 10 pods", func() (bool, string) {
+		list, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=big"})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(list.Items) == 10, fmt.Sprintf("%d pods", len(list.Items))
+	})
+	t.Logf("90 pods deleted gracefully after %s", time.Since(start).Round(time.Millisecond))
+
+	if err := c.StopAgent(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RestartAgent(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitNodesReady(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+}
