@@ -109,13 +109,22 @@ func TestConcurrentCallsAreMultiplexed(t *testing.T) {
 
 func TestConnectionLossAndContext(t *testing.T) {
 	block := make(chan struct{})
-	addr, stop := serve(t, map[byte]Handler{1: func(ctx context.Context, _ []byte) ([]byte, error) {
-		select {
-		case <-block:
-		case <-ctx.Done():
-		}
-		return nil, nil
-	}})
+	entered := make(chan struct{})
+	addr, stop := serve(t, map[byte]Handler{
+		1: func(ctx context.Context, _ []byte) ([]byte, error) {
+			select {
+			case <-block:
+			case <-ctx.Done():
+			}
+			return nil, nil
+		},
+		// 2 stays in the handler until the test ends, whatever the server does.
+		2: func(context.Context, []byte) ([]byte, error) {
+			close(entered)
+			<-block
+			return nil, nil
+		},
+	})
 	c := dial(t, addr)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -126,10 +135,15 @@ func TestConnectionLossAndContext(t *testing.T) {
 
 	inflight := make(chan error, 1)
 	go func() {
-		_, err := c.Call(context.Background(), 1, nil)
+		_, err := c.Call(context.Background(), 2, nil)
 		inflight <- err
 	}()
-	stop() // the server goes away while the call is in the handler
+	<-entered
+	stopped := make(chan struct{})
+	go func() {
+		stop() // the server goes away while the call is in the handler
+		close(stopped)
+	}()
 	if err := <-inflight; !errors.Is(err, ErrConnLost) {
 		t.Errorf("in-flight Call when the server stops = %v; want ErrConnLost", err)
 	}
@@ -137,4 +151,5 @@ func TestConnectionLossAndContext(t *testing.T) {
 		t.Errorf("Call on a broken client = %v; want ErrNotSent", err)
 	}
 	close(block)
+	<-stopped
 }
