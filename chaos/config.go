@@ -25,6 +25,9 @@ type Config struct {
 	// data directories go to Out/cluster and are removed after a passing run unless KeepData.
 	Out      string
 	KeepData bool
+	// LogStore is the masters' Raft log store ("wal" or "boltdb"); empty keeps the server's
+	// default.
+	LogStore string
 	// HeartbeatTimeout and ElectionTimeout are the masters' Raft timeouts.
 	HeartbeatTimeout, ElectionTimeout time.Duration
 	// Workload configures the KV workload; its Seed is set from Seed.
@@ -70,6 +73,9 @@ func (c Config) Validate() error {
 	}
 	if c.HeartbeatTimeout < 10*time.Millisecond || c.ElectionTimeout < c.HeartbeatTimeout {
 		errs = append(errs, fmt.Errorf("Raft timeouts heartbeat %s and election %s must be at least 10ms, election no less than heartbeat", c.HeartbeatTimeout, c.ElectionTimeout))
+	}
+	if c.LogStore != "" && c.LogStore != "wal" && c.LogStore != "boltdb" {
+		errs = append(errs, fmt.Errorf("log store %q must be wal or boltdb", c.LogStore))
 	}
 	if c.CheckTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("check timeout %s is below 1s", c.CheckTimeout))

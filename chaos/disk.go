@@ -17,8 +17,9 @@ const tmpfsSize = "128m"
 
 // tmpfsDisk is a master's data directory on a tmpfs mount.
 type tmpfsDisk struct {
-	master string
-	dir    string
+	master    string
+	dir       string
+	unmounted bool
 }
 
 var _ fault.Disk = (*tmpfsDisk)(nil)
@@ -72,8 +73,13 @@ func (d *tmpfsDisk) Free() error {
 	return nil
 }
 
-// unmount detaches the tmpfs (lazily, in case a process still holds files).
+// unmount detaches the tmpfs (lazily, in case a process still holds files). Calls after the
+// first do nothing.
 func (d *tmpfsDisk) unmount() error {
+	if d.unmounted {
+		return nil
+	}
+	d.unmounted = true
 	if out, err := exec.Command("umount", "-l", d.dir).CombinedOutput(); err != nil {
 		return fmt.Errorf("umount %s: %v: %s", d.dir, err, out)
 	}

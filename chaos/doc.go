@@ -8,7 +8,8 @@
 //   - cluster launches, kills, pauses and restarts the master processes.
 //   - proxy puts a fault-injecting TCP proxy on every Raft peer link (the CI-safe tier).
 //   - firewall adds nftables rules in a private network namespace (root only).
-//   - workload drives the traffic (KV: ConfigMaps with unique values) and records it.
+//   - workload drives the traffic (KV: ConfigMaps with unique values; Deploy: a Deployment
+//     scaled and rolled while the leader's controllers reconcile it) and records it.
 //   - history is the recorded data; check holds the checkers and the availability measurement.
 //   - fault holds the faults; scenario names the schedules; report writes the results.
 //
@@ -17,7 +18,7 @@
 // processes is not deterministic, so a replay reproduces the schedule and the traffic mix,
 // not the exact interleaving.
 //
-// Extension points: the runner drives any Workload (a Deployment workload that scales and
-// rolls can join the KV one), and check.Checker reads the history, which new record kinds
-// (pod bindings from hollow nodes) can extend.
+// Extension points: the runner drives any Workload, fault.Target.Agents is where launched node
+// agents plug in (kill-agent is skipped until then), and check.Checker reads the history,
+// which new record kinds can extend.
 package chaos

@@ -421,6 +421,10 @@ func (e *env) Disk() (fault.Disk, bool) {
 	return e.disk, true
 }
 
+// Agents implements fault.Target. Runs launch no node agents yet, so agent faults are
+// skipped with a note; the agent launcher plugs in here.
+func (e *env) Agents() fault.Agents { return nil }
+
 // waitHealthy waits until a leader and every slot's voter are healthy.
 func (e *env) waitHealthy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -101,6 +102,9 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	serverArgs := append([]string{
 		"--raft-heartbeat-timeout=" + cfg.HeartbeatTimeout.String(), "--raft-election-timeout=" + cfg.ElectionTimeout.String(),
 	}, cfg.Scenario.ServerArgs...)
+	if cfg.LogStore != "" {
+		serverArgs = append(serverArgs, "--raft-log-store="+cfg.LogStore)
+	}
 	e.logf("starting %d masters in %s", cfg.Masters, dataDir)
 	cl, err := cluster.Start(ctx, cluster.Config{Binary: cfg.Binary, Dir: dataDir, Masters: cfg.Masters, ServerArgs: serverArgs, MasterArgs: e.masterArgs, Timeout: 2 * time.Minute})
 	e.cl = cl
@@ -128,11 +132,27 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		wl.StopWatchers()
 		return nil, fmt.Errorf("%w: start the workload: %v", ErrCluster, err)
 	}
+	dep := workload.NewDeploy(kv, cfg.Seed)
+	sctx, cancel = context.WithTimeout(ctx, time.Minute)
+	err = dep.Start(sctx, e)
+	cancel()
+	if err != nil {
+		wl.StopWatchers()
+		dep.StopWatchers()
+		return nil, fmt.Errorf("%w: start the Deployment workload: %v", ErrCluster, err)
+	}
 	trafficCtx, stopTraffic := context.WithCancel(ctx)
 	trafficDone := make(chan struct{})
 	go func() { // ends when stopTraffic is called
 		defer close(trafficDone)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // ends with trafficCtx
+			defer wg.Done()
+			_ = dep.Run(trafficCtx, e)
+		}()
 		_ = wl.Run(trafficCtx, e)
+		wg.Wait()
 	}()
 	e.logf("traffic running; scenario %s, seed %d", cfg.Scenario.Name, cfg.Seed)
 
@@ -157,6 +177,10 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	}
 	cancel()
 	wl.StopWatchers()
+	dctx, cancel := context.WithTimeout(ctx, time.Minute)
+	rec.SetDeployment(dep.Converge(dctx, e), dep.Bindings())
+	cancel()
+	dep.StopWatchers()
 	if ferr == nil {
 		finals := wl.Finals(ctx, e, fence)
 		addHashes(ctx, e, finals)
@@ -175,7 +199,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	cancel()
 	rep := report.Build(report.Run{
 		Scenario: cfg.Scenario.Name, Seed: cfg.Seed, Masters: cfg.Masters, Duration: cfg.Duration.String(),
-		Elapsed: time.Since(started).Round(time.Millisecond).String(), Timeouts: fmt.Sprintf("heartbeat %s, election %s", cfg.HeartbeatTimeout, cfg.ElectionTimeout),
+		Elapsed: time.Since(started).Round(time.Millisecond).String(), Timeouts: fmt.Sprintf("heartbeat %s, election %s", cfg.HeartbeatTimeout, cfg.ElectionTimeout), LogStore: logStoreName(cfg.LogStore),
 		Command: cfg.Command, Notes: notes,
 	}, h, results)
 	if err := rep.Write(cfg.Out, h, results); err != nil {
@@ -353,4 +377,12 @@ func pause(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// logStoreName names the log store for the report.
+func logStoreName(s string) string {
+	if s == "" {
+		return "server default (wal)"
+	}
+	return s
 }

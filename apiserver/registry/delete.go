@@ -31,12 +31,25 @@ func (s *Store) Delete(ctx context.Context, ns, name string, opts metav1.DeleteO
 	if err != nil {
 		return nil, false, err
 	}
+	fresh := !found // a miss was confirmed linearizably
 	for attempt := 0; attempt < maxUpdateAttempts; attempt++ {
 		if !found {
 			return nil, false, apierrors.NewNotFound(s.gr, name)
 		}
 		if err := s.checkPreconditions(live, name, opts.Preconditions); err != nil {
-			return nil, false, err
+			if fresh {
+				return nil, false, err
+			}
+			// The local copy may be behind the client's preconditions: read it linearizably
+			// before refusing, as an update does.
+			if kv, found, _, err = s.reg.backend.Get(ctx, key, raftstore.ReadOptions{}); err != nil {
+				return nil, false, err
+			}
+			if live, err = s.decodeFound(kv, found); err != nil {
+				return nil, false, err
+			}
+			fresh = true
+			continue
 		}
 		if err := w.admit(ctx, nil, live); err != nil {
 			return nil, false, err
@@ -64,6 +77,7 @@ func (s *Store) Delete(ctx context.Context, ns, name string, opts metav1.DeleteO
 		if live, err = s.decodeFound(kv, found); err != nil {
 			return nil, false, err
 		}
+		fresh = true
 	}
 	return nil, false, apierrors.NewConflict(s.gr, name, fmt.Errorf("gave up after %d attempts lost to concurrent writers", maxUpdateAttempts))
 }

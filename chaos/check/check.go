@@ -90,6 +90,8 @@ func All() []Checker {
 		ListReplay{},
 		Conflicts{},
 		Convergence{},
+		Deployments{},
+		Bindings{},
 		Recovery{},
 	}
 }

@@ -93,6 +93,33 @@ func TestCheckers(t *testing.T) {
 		{name: "linearizability/resourceVersion goes back", checker: &Linearizability{}, wantViolation: "not linearizable",
 			h: mutate(func(h *history.History) { h.Ops[2].RV = 4 })},
 
+		{name: "linearizability/409 on a delete whose precondition is the client's own latest write", checker: &Linearizability{}, wantViolation: "not linearizable",
+			// The bug the quiet scenario found: a follower checked the precondition on its stale copy.
+			h: mutate(func(h *history.History) {
+				h.Ops = append(h.Ops, history.Op{Client: 0, Master: "m2", Kind: history.Delete, Key: "k1", PrecondRV: 7, Call: 41, Return: 45, Outcome: history.Conflict, Status: 409})
+			})},
+
+		// Deployments and bindings.
+		{name: "deployments/no deployment workload", checker: Deployments{}, h: good()},
+		{name: "deployments/converged", checker: Deployments{},
+			h: mutate(func(h *history.History) {
+				h.Deployment = &history.DeploymentFinal{Name: "app", Replicas: 3, Template: "r2", Converged: true,
+					ReplicaSets: []history.ReplicaSetState{{Name: "a", Template: "r1"}, {Name: "b", Template: "r2", Spec: 3, Status: 3}}}
+			})},
+		{name: "deployments/old replica set still up", checker: Deployments{}, wantViolation: "did not converge",
+			h: mutate(func(h *history.History) {
+				h.Deployment = &history.DeploymentFinal{Name: "app", Replicas: 3, Template: "r2",
+					ReplicaSets: []history.ReplicaSetState{{Name: "a", Template: "r1", Spec: 1, Status: 1}, {Name: "b", Template: "r2", Spec: 3, Status: 3}}}
+			})},
+		{name: "bindings/bound once", checker: Bindings{},
+			h: mutate(func(h *history.History) {
+				h.Bindings = []history.Binding{{UID: "u1", Pod: "p1"}, {UID: "u1", Pod: "p1", Node: "n1"}, {UID: "u2", Pod: "p2"}}
+			})},
+		{name: "bindings/bound twice", checker: Bindings{}, wantViolation: "bound to 2 nodes",
+			h: mutate(func(h *history.History) {
+				h.Bindings = []history.Binding{{UID: "u1", Pod: "p1", Node: "n1"}, {UID: "u1", Pod: "p1", Node: "n2"}}
+			})},
+
 		// Lost writes.
 		{name: "lost-writes/acknowledged update missing from the log and the final state", checker: LostWrites{}, wantViolation: "missing from every watch stream",
 			h: mutate(func(h *history.History) {

@@ -21,6 +21,8 @@
 //   - Conflicts: no two writes succeeded with the same precondition, and no write reported as
 //     failed (409, 404, 503) was applied.
 //   - Convergence: every master reports the same state at the same revision.
+//   - Deployments: the controllers converged the Deployment workload's replica counts.
+//   - Bindings: no pod was bound to two nodes.
 //   - Recovery: every fault was healed and the cluster became healthy again.
 //
 // Availability is a measurement, not a checker: the time from each fault to the first

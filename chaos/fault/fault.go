@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +34,15 @@ type Disk interface {
 	// Fill takes all free space; Free gives it back.
 	Fill() error
 	Free() error
+}
+
+// Agents controls the node agents (hollow nodes) of a run.
+type Agents interface {
+	// Names returns the running agents, sorted.
+	Names() []string
+	// Kill SIGKILLs an agent; Restart starts it again with its state.
+	Kill(ctx context.Context, name string) error
+	Restart(ctx context.Context, name string) error
 }
 
 // Target is the running cluster as faults see it. The runner implements it; its methods are
@@ -79,6 +89,8 @@ type Target interface {
 	Firewall() Firewall
 	// Disk returns the master whose data directory is a small tmpfs, if the run has one.
 	Disk() (Disk, bool)
+	// Agents returns nil when the run has no node agents.
+	Agents() Agents
 }
 
 // Effect is what an injection did.
@@ -265,10 +277,14 @@ type Membership struct{ victim string }
 // Kind returns "membership".
 func (*Membership) Kind() string { return "membership" }
 
-// Inject removes a master.
+// Inject removes a master. The master on the small disk is spared: disk-full faults need it.
 func (f *Membership) Inject(ctx context.Context, t Target) (Effect, error) {
+	candidates := t.Masters()
+	if d, ok := t.Disk(); ok {
+		candidates = slices.DeleteFunc(candidates, func(m string) bool { return m == d.Master() })
+	}
 	var err error
-	if f.victim, err = pick(t, t.Masters()); err != nil {
+	if f.victim, err = pick(t, candidates); err != nil {
 		return Effect{}, err
 	}
 	at := t.Now()
@@ -441,6 +457,29 @@ func (GossipPartition) Heal(ctx context.Context, t Target) (string, error) {
 	return "", nil
 }
 
+// KillAgent SIGKILLs a random node agent; Heal restarts it. Runs without agents skip it.
+type KillAgent struct{ victim string }
+
+// Kind returns "kill-agent".
+func (*KillAgent) Kind() string { return "kill-agent" }
+
+// Inject kills an agent.
+func (f *KillAgent) Inject(ctx context.Context, t Target) (Effect, error) {
+	a := t.Agents()
+	if a == nil || len(a.Names()) == 0 {
+		return Effect{}, fmt.Errorf("%w: the run has no node agents", ErrUnsupported)
+	}
+	names := a.Names()
+	f.victim = names[t.Rand().IntN(len(names))]
+	at := t.Now()
+	return Effect{Target: f.victim, At: at}, a.Kill(ctx, f.victim)
+}
+
+// Heal restarts the agent.
+func (f *KillAgent) Heal(ctx context.Context, t Target) (string, error) {
+	return "", t.Agents().Restart(ctx, f.victim)
+}
+
 // Compile-time checks.
 var (
 	_ Fault = (*KillLeader)(nil)
@@ -454,4 +493,5 @@ var (
 	_ Fault = (*SnapshotInstall)(nil)
 	_ Fault = (*DiskFull)(nil)
 	_ Fault = GossipPartition{}
+	_ Fault = (*KillAgent)(nil)
 )

@@ -11,11 +11,20 @@ import (
 )
 
 // PrivateNamespace reports whether this process runs in a network namespace other than PID
-// 1's.
+// 1's. Where PID 1's namespace cannot be read (a sandbox may hide it even from root), it
+// compares with the parent process's instead: `capstan chaos run --netns` re-executes itself
+// in a new namespace, so its parent stays in the host's. When neither can be read, the answer
+// is false: the host's firewall is never touched on a guess.
 func PrivateNamespace() bool {
-	self, err1 := os.Readlink("/proc/self/ns/net")
-	init, err2 := os.Readlink("/proc/1/ns/net")
-	return err1 == nil && err2 == nil && self != init
+	self, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		return false
+	}
+	if init, err := os.Readlink("/proc/1/ns/net"); err == nil {
+		return self != init
+	}
+	parent, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", os.Getppid()))
+	return err == nil && self != parent
 }
 
 // LoopbackUp brings the loopback interface of this (new) namespace up.

@@ -174,6 +174,10 @@ type History struct {
 	Finals  []Final   `json:"finals,omitempty"`
 	// Keys are the workload's object keys.
 	Keys []string `json:"keys,omitempty"`
+	// Deployment is the Deployment workload's end state; Bindings are the pod bindings its
+	// pod watch saw.
+	Deployment *DeploymentFinal `json:"deployment,omitempty"`
+	Bindings   []Binding        `json:"bindings,omitempty"`
 }
 
 // Sort orders operations by call time and streams by opening time, and renumbers them.
@@ -294,7 +298,64 @@ func (r *Recorder) History() *History {
 	h.Streams = append(h.Streams, r.h.Streams...)
 	h.Faults = append(h.Faults, r.h.Faults...)
 	h.Finals = append(h.Finals, r.h.Finals...)
+	h.Deployment = r.h.Deployment
+	h.Bindings = append(h.Bindings, r.h.Bindings...)
 	r.mu.Unlock()
 	h.Sort()
 	return &h
+}
+
+// Binding is one (pod, node) pair a pod watch observed; Node is "" for a pod seen unbound.
+type Binding struct {
+	UID  string `json:"uid"`
+	Pod  string `json:"pod"`
+	Node string `json:"node,omitempty"`
+	// Master served the observation; At is when it arrived.
+	Master string `json:"master"`
+	At     int64  `json:"at"`
+}
+
+// DeploymentActions counts the Deployment workload's scale and roll requests by outcome.
+type DeploymentActions struct {
+	Scales    int `json:"scales"`
+	Rolls     int `json:"rolls"`
+	Conflicts int `json:"conflicts"`
+	Unknown   int `json:"unknown"`
+	Failed    int `json:"failed"`
+}
+
+// ReplicaSetState is one ReplicaSet of the Deployment as the final check read it.
+type ReplicaSetState struct {
+	Name string `json:"name"`
+	// Template is the ReplicaSet's pod-template revision label.
+	Template string `json:"template"`
+	// Spec and Status are its .spec.replicas and .status.replicas.
+	Spec   int32 `json:"spec"`
+	Status int32 `json:"status"`
+}
+
+// DeploymentFinal is the Deployment workload's end state, read after every fault was healed.
+type DeploymentFinal struct {
+	Name string `json:"name"`
+	// Replicas and Template are the Deployment's desired replicas and pod-template revision.
+	Replicas           int32             `json:"replicas"`
+	Template           string            `json:"template"`
+	Generation         int64             `json:"generation"`
+	ObservedGeneration int64             `json:"observedGeneration"`
+	ReplicaSets        []ReplicaSetState `json:"replicaSets,omitempty"`
+	// Converged is true when exactly one ReplicaSet has the current template with spec and
+	// status replicas equal to the Deployment's, every other is at 0, and the Deployment's
+	// status observed its generation; WaitedMs is how long the final check waited for it.
+	Converged bool              `json:"converged"`
+	WaitedMs  float64           `json:"waitedMs"`
+	Actions   DeploymentActions `json:"actions"`
+	Err       string            `json:"err,omitempty"`
+}
+
+// SetDeployment records the Deployment workload's end state and pod bindings.
+func (r *Recorder) SetDeployment(f DeploymentFinal, bindings []Binding) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.h.Deployment = &f
+	r.h.Bindings = append([]Binding(nil), bindings...)
 }

@@ -23,6 +23,8 @@ type Run struct {
 	Elapsed  string `json:"elapsed"`
 	// Timeouts are the masters' Raft heartbeat and election timeouts.
 	Timeouts string `json:"timeouts"`
+	// LogStore is the masters' Raft log store.
+	LogStore string `json:"logStore,omitempty"`
 	// Command reproduces the run.
 	Command string `json:"command"`
 	// Notes are facts the runner wants on record (skipped faults, watchers that lagged...).
@@ -186,7 +188,7 @@ func (r *Report) Summary() string {
 	if !r.OK {
 		verdict = "FAIL: invariants violated"
 	}
-	fmt.Fprintf(&b, "capstan chaos: scenario %s, seed %d, %d masters, %s of traffic (%s elapsed), Raft timeouts %s\n%s\n\n", r.Scenario, r.Seed, r.Masters, r.Duration, r.Elapsed, r.Timeouts, verdict)
+	fmt.Fprintf(&b, "capstan chaos: scenario %s, seed %d, %d masters, %s of traffic (%s elapsed), Raft timeouts %s, log store %s\n%s\n\n", r.Scenario, r.Seed, r.Masters, r.Duration, r.Elapsed, r.Timeouts, r.LogStore, verdict)
 	fmt.Fprintf(&b, "replay: %s\n\n", r.Command)
 
 	fmt.Fprintf(&b, "faults injected:\n")

@@ -36,6 +36,9 @@ type Scenario struct {
 	Plan func(rng *rand.Rand) []Step
 }
 
+// LongKills is how many leader kills the long scenario injects.
+const LongKills = 200
+
 // snapshotArgs make the leader snapshot and truncate its log after a few hundred entries,
 // so a follower that is down for a few seconds must install a snapshot.
 var snapshotArgs = []string{"--raft-snapshot-threshold=128", "--raft-trailing-logs=64", "--raft-snapshot-interval=200ms"}
@@ -84,6 +87,9 @@ var makers = map[string]func(rng *rand.Rand) Step{
 	"disk-full": func(rng *rand.Rand) Step {
 		return Step{Fault: &fault.DiskFull{}, Hold: oneOf(rng, time.Second, 3*time.Second), Quiet: quiet(rng)}
 	},
+	"kill-agent": func(rng *rand.Rand) Step {
+		return Step{Fault: &fault.KillAgent{}, Hold: oneOf(rng, 0, time.Second), Quiet: quiet(rng)}
+	},
 	"gossip-partition": func(rng *rand.Rand) Step {
 		return Step{Fault: fault.GossipPartition{}, Hold: oneOf(rng, 2*time.Second, 6*time.Second), Quiet: quiet(rng)}
 	},
@@ -121,9 +127,24 @@ func All() []Scenario {
 		single("snapshot-install", "kill a follower, let the leader truncate its log past it, restart: it must install a snapshot (N2)"),
 		single("disk-full", "fill the small tmpfs data dir of one master, then free it (D1; root)"),
 		single("gossip-partition", "drop the leader's liveness gossip with nftables (N8; root, --netns)"),
+		single("kill-agent", "SIGKILL a node agent and restart it (skipped when the run has no agents)"),
 		{
 			Name: "mixed", Summary: "a random fault kind at every step (no root needed)", Repeat: true, ServerArgs: snapshotArgs,
 			Plan: func(rng *rand.Rand) []Step { return []Step{makers[oneOf(rng, kindsWithoutRoot...)](rng)} },
+		},
+		{
+			Name:    "long",
+			Summary: "the long suite (make chaos): 200 leader kills under load, then 50 leadership transfers",
+			Plan: func(rng *rand.Rand) []Step {
+				var steps []Step
+				for i := 0; i < LongKills; i++ {
+					steps = append(steps, makers["kill-leader"](rng))
+				}
+				for i := 0; i < 50; i++ {
+					steps = append(steps, makers["transfer-leader"](rng))
+				}
+				return steps
+			},
 		},
 		{
 			Name:    "ci",
@@ -139,7 +160,7 @@ func All() []Scenario {
 				for i := 0; i < 10; i++ {
 					steps = append(steps, makers["transfer-leader"](rng))
 				}
-				for _, k := range []string{"kill-follower", "pause-leader", "restart", "partition-leader", "delay-peers", "membership", "snapshot-install", "disk-full", "gossip-partition"} {
+				for _, k := range []string{"kill-follower", "pause-leader", "restart", "partition-leader", "delay-peers", "membership", "snapshot-install", "disk-full", "gossip-partition", "kill-agent"} {
 					steps = append(steps, makers[k](rng))
 				}
 				return steps
@@ -204,4 +225,40 @@ func FaultKinds() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Regression pins a run that once found a bug: its scenario, seed and duration replay it.
+type Regression struct {
+	// Name says what the bug was, in a few words.
+	Name string
+	// Scenario, Seed and Duration replay the run that found it.
+	Scenario string
+	Seed     uint64
+	Duration time.Duration
+	// LogStore is the masters' Raft log store for the replay ("" for the server default).
+	LogStore string
+	// Bug describes the bug and its fix.
+	Bug string
+	// Open is set while the bug is not fixed: it says what must change, and tests skip the
+	// replay with it as the note.
+	Open string
+}
+
+// Regressions returns the pinned regression runs, in the order they were found.
+func Regressions() []Regression {
+	return []Regression{
+		{
+			Name: "delete-precondition-stale-read", Scenario: "quiet", Seed: 1, Duration: 20 * time.Second,
+			Bug: "a DELETE with a resourceVersion precondition sent to a follower was refused with 409 when the follower's " +
+				"local copy lagged behind the client's own acknowledged update (apiserver/registry/delete.go checked the " +
+				"precondition on a stale read and never re-read linearizably, unlike update); fixed by re-reading once before refusing",
+		},
+		{
+			Name: "wal-tail-truncation-unreadable", Scenario: "kill-leader", Seed: 7, Duration: 60 * time.Second, LogStore: "wal",
+			Bug: "a killed leader restarts as a follower and truncates its uncommitted log suffix; raft-wal v0.4.0 marked the tail " +
+				"segment sealed without writing its index block (hashicorp/raft-wal#31), so the next restart panicked in raft.NewRaft " +
+				"with \"sealed segment has no index block\" and the master never came back; fixed by raft-wal v0.4.1 (ForceSeal on " +
+				"tail truncation)",
+		},
+	}
 }

@@ -9,6 +9,11 @@
 // plus a roaming one, list and then watch with bookmarks, resume from the last
 // resourceVersion they saw after a stream ends, and re-list after 410 Gone.
 //
+// Deploy is the Deployment workload: one Deployment scaled and rolled through random masters
+// while the controllers on the leader reconcile it. Without node agents its pods stay
+// Pending, so its end state is judged by replica counts (the Deployment's spec against its
+// ReplicaSets' spec and status); a pod watch records every binding for the bound-once check.
+//
 // Requests are sent with client-go's REST client with retries off, so every recorded
 // operation is exactly one HTTP request.
 package workload

@@ -31,6 +31,7 @@ type chaosRunOptions struct {
 	binary    string
 	netns     bool
 	keepData  bool
+	logStore  string
 	heartbeat time.Duration
 	election  time.Duration
 	opTimeout time.Duration
@@ -57,6 +58,7 @@ func (o *chaosRunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.binary, "binary", o.binary, "capstan binary the masters run (default: this one).")
 	fs.BoolVar(&o.netns, "netns", o.netns, "Run in a new network namespace so nftables faults (gossip-partition) can run; needs root.")
 	fs.BoolVar(&o.keepData, "keep-data", o.keepData, "Keep the masters' data directories (OUT/cluster) after a passing run.")
+	fs.StringVar(&o.logStore, "raft-log-store", o.logStore, `The masters' Raft log store: "wal" or "boltdb"; empty means the server's default.`)
 	fs.DurationVar(&o.heartbeat, "raft-heartbeat-timeout", o.heartbeat, "The masters' Raft heartbeat timeout.")
 	fs.DurationVar(&o.election, "raft-election-timeout", o.election, "The masters' Raft election timeout.")
 	fs.DurationVar(&o.opTimeout, "op-timeout", o.opTimeout, "Timeout of one client request; a timed-out request has an unknown outcome.")
@@ -79,6 +81,9 @@ func (o *chaosRunOptions) Validate() error {
 	}
 	if o.out == "" {
 		errs = append(errs, errors.New("--out is required"))
+	}
+	if o.logStore != "" && o.logStore != "wal" && o.logStore != "boltdb" {
+		errs = append(errs, fmt.Errorf("--raft-log-store %q must be wal or boltdb", o.logStore))
 	}
 	if o.heartbeat < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--raft-heartbeat-timeout %s is below the 10ms minimum", o.heartbeat))
@@ -114,9 +119,12 @@ func (o *chaosRunOptions) Config() (chaos.Config, error) {
 		}
 	}
 	cfg.Scenario, cfg.Seed, cfg.Duration, cfg.Masters, cfg.Out, cfg.KeepData = s, o.seed, o.duration, o.masters, o.out, o.keepData
-	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.Firewall = o.heartbeat, o.election, o.netns
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.Firewall, cfg.LogStore = o.heartbeat, o.election, o.netns, o.logStore
 	cfg.Workload.OpTimeout, cfg.Workload.ClientsPerMaster, cfg.Workload.RoamingClients, cfg.Workload.Keys = o.opTimeout, o.clients, o.roaming, o.keys
 	cfg.Command = fmt.Sprintf("capstan chaos run --scenario %s --duration %s --seed %d --masters %d --out %s", o.scenario, o.duration, o.seed, o.masters, o.out)
+	if o.logStore != "" {
+		cfg.Command += " --raft-log-store " + o.logStore
+	}
 	if o.netns {
 		cfg.Command += " --netns"
 	}
@@ -204,6 +212,17 @@ func chaosListCommand() *command {
 			}
 			for _, s := range scenario.All() {
 				fmt.Fprintf(out, "%-18s %s\n", s.Name, s.Summary)
+			}
+			fmt.Fprintf(out, "\npinned regression runs (capstan chaos run --scenario S --seed N --duration D):\n")
+			for _, r := range scenario.Regressions() {
+				line := fmt.Sprintf("%-32s --scenario %s --seed %d --duration %s", r.Name, r.Scenario, r.Seed, r.Duration)
+				if r.LogStore != "" {
+					line += " --raft-log-store " + r.LogStore
+				}
+				if r.Open != "" {
+					line += " (open)"
+				}
+				fmt.Fprintln(out, line)
 			}
 			return nil
 		},
