@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capstan-io/capstan/chaos/cluster"
 	"github.com/capstan-io/capstan/chaos/report"
 	"github.com/capstan-io/capstan/chaos/scenario"
 )
@@ -26,21 +27,7 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run()) // every test here skips with -short: build nothing
 	}
-	dir, err := os.MkdirTemp("", "capstan-chaos-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	capstanBinary = filepath.Join(dir, "capstan")
-	build := exec.Command("go", "build", "-o", capstanBinary, "../cmd/capstan")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build capstan:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	cluster.RunWithBinary(m, &capstanBinary)
 }
 
 // ciLogStore is the log store of the CI runs: the default, raft-wal.

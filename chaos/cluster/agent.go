@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -117,26 +116,10 @@ func (c *Cluster) execAgent(a *Agent, args []string) error {
 	if err := os.MkdirAll(a.DataDir, 0o700); err != nil {
 		return err
 	}
-	log, err := os.OpenFile(a.Log(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	cmd, err := c.startProcess(a.proc, args, a.Log())
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(c.cfg.Binary, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: c.cfg.Detach}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return fmt.Errorf("start agent %s: %w", a.Name, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait() // reaps the process; detached ones are reaped when the launcher exits
-		log.Close()
-		close(exited)
-	}()
-	a.proc.mu.Lock()
-	a.proc.cmd, a.proc.exited = cmd, exited
-	a.proc.mu.Unlock()
 	return os.WriteFile(filepath.Join(a.DataDir, AgentPIDFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
 }
 

@@ -214,16 +214,23 @@ func (c *Cluster) start(m *Master, extra ...string) error {
 
 // exec runs capstan with args for m, logging to its data directory.
 func (c *Cluster) exec(m *Master, args []string) error {
-	log, err := os.OpenFile(filepath.Join(m.DataDir, logFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	_, err := c.startProcess(m, args, filepath.Join(m.DataDir, logFile))
+	return err
+}
+
+// startProcess runs capstan with args as m's process, appending its output to logPath, and
+// reaps it when it ends.
+func (c *Cluster) startProcess(m *Master, args []string, logPath string) (*exec.Cmd, error) {
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cmd := exec.Command(c.cfg.Binary, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: c.cfg.Detach}
 	if err := cmd.Start(); err != nil {
 		log.Close()
-		return fmt.Errorf("start %s: %w", m.Name, err)
+		return nil, fmt.Errorf("start %s: %w", m.Name, err)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -234,7 +241,7 @@ func (c *Cluster) exec(m *Master, args []string) error {
 	m.mu.Lock()
 	m.cmd, m.exited = cmd, exited
 	m.mu.Unlock()
-	return nil
+	return cmd, nil
 }
 
 // waitReady waits for the master to write its endpoints and answer /readyz.
@@ -448,4 +455,26 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// RunWithBinary builds the capstan command into a temporary directory, stores its path in
+// *bin, runs the tests of m, removes the build and exits with the tests' code. The TestMain of
+// packages whose tests run real capstan processes calls it.
+func RunWithBinary(m interface{ Run() int }, bin *string) {
+	dir, err := os.MkdirTemp("", "capstan-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = filepath.Join(dir, "capstan")
+	build := exec.Command("go", "build", "-o", *bin, "github.com/capstan-io/capstan/cmd/capstan")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build capstan:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

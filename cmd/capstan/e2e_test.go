@@ -33,21 +33,7 @@ import (
 var capstanBinary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "capstan-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	capstanBinary = filepath.Join(dir, "capstan")
-	build := exec.Command("go", "build", "-o", capstanBinary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build capstan:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	cluster.RunWithBinary(m, &capstanBinary)
 }
 
 func startCluster(t *testing.T, masters int) *cluster.Cluster {
