@@ -17,12 +17,14 @@ import (
 	"github.com/capstan-io/capstan/chaos/cluster"
 	"github.com/capstan-io/capstan/cmd/capstan/internal/apibench"
 	"github.com/capstan-io/capstan/cmd/capstan/internal/schedbench"
+	"github.com/capstan-io/capstan/cmd/capstan/internal/startbench"
+	"github.com/capstan-io/capstan/nodeagent/runtime"
 	"github.com/capstan-io/capstan/raftstore"
 	"github.com/capstan-io/capstan/raftstore/storebench"
 )
 
 func benchCommand() *command {
-	return &command{name: "bench", summary: "measure Capstan's performance", subs: []*command{benchStoreCommand(), benchAPICommand(), benchSchedulerCommand()}}
+	return &command{name: "bench", summary: "measure Capstan's performance", subs: []*command{benchStoreCommand(), benchAPICommand(), benchSchedulerCommand(), benchStartupCommand()}}
 }
 
 // outputOptions selects human or JSON output.
@@ -242,6 +244,67 @@ func benchSchedulerCommand() *command {
 	}
 }
 
+// benchStartupOptions are the flags of `capstan bench startup`.
+type benchStartupOptions struct {
+	clusterBenchOptions
+	cfg startbench.Config
+}
+
+func (o *benchStartupOptions) AddFlags(fs *pflag.FlagSet) {
+	o.clusterBenchOptions.AddFlags(fs)
+	fs.StringVar(&o.cfg.Namespace, "namespace", o.cfg.Namespace, "Namespace of the benchmark's pods (must not exist; deleted afterwards).")
+	fs.StringVar(&o.cfg.Image, "image", o.cfg.Image, "Image of the pods; it must be on the nodes already (the local cluster imports it).")
+	fs.IntVar(&o.cfg.Pods, "pods", o.cfg.Pods, "Pods to create.")
+	fs.Float64Var(&o.cfg.Rate, "rate", o.cfg.Rate, "Pods created per second.")
+	fs.DurationVar(&o.cfg.Timeout, "timeout", o.cfg.Timeout, "Bound on the whole run.")
+}
+
+func (o *benchStartupOptions) Validate() error {
+	errs := o.errors()
+	o.cfg.Master = &rest.Config{} // placeholder for validation; the real one comes later
+	errs = append(errs, o.cfg.Validate())
+	o.cfg.Master = nil
+	return errors.Join(errs...)
+}
+
+func benchStartupCommand() *command {
+	o := &benchStartupOptions{clusterBenchOptions: clusterBenchOptions{outputOptions{Output: "table"}, benchTarget{masters: 3, agents: 1}}, cfg: startbench.DefaultConfig()}
+	o.cfg.Image = testImageName
+	return &command{
+		name:     "startup",
+		summary:  "create pods at a fixed rate on a real node and measure creation to all containers running (a local cluster with one agent, or --kubeconfig)",
+		flags:    o.AddFlags,
+		noArgs:   true,
+		validate: o.Validate,
+		run: func(ctx context.Context, _ []string, out io.Writer) error {
+			masters, cleanup, err := o.target.configs(ctx)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			o.cfg.Master = masters[0]
+			rep, err := startbench.Run(ctx, o.cfg)
+			if err != nil && rep.Started == 0 {
+				return err
+			}
+			if o.Output == "json" {
+				if perr := printJSON(out, rep); perr != nil {
+					return perr
+				}
+				return err
+			}
+			fmt.Fprintf(out, "%d pods at %g/s, %d started\n", rep.Pods, rep.Rate, rep.Started)
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "P50 MS\tP99 MS\tMAX MS\t")
+			fmt.Fprintf(tw, "%.1f\t%.1f\t%.1f\t\n", rep.P50, rep.P99, rep.Max)
+			if ferr := tw.Flush(); ferr != nil {
+				return ferr
+			}
+			return err
+		},
+	}
+}
+
 // benchTarget is the cluster a benchmark measures: one given by a kubeconfig, or a local one
 // it starts.
 type benchTarget struct {
@@ -249,6 +312,8 @@ type benchTarget struct {
 	servers    []string
 	masters    int
 	dir        string
+	// agents is how many real node agents the local cluster runs, with the test image.
+	agents int
 }
 
 func (o *benchTarget) AddFlags(fs *pflag.FlagSet) {
@@ -274,7 +339,7 @@ func (o *benchTarget) Validate() error {
 func (o *benchTarget) configs(ctx context.Context) ([]*rest.Config, func(), error) {
 	kubeconfig, servers, cleanup := o.kubeconfig, o.servers, func() {}
 	if kubeconfig == "" {
-		c, stop, err := startLocalCluster(ctx, o.dir, o.masters)
+		c, stop, err := startLocalCluster(ctx, o.dir, o.masters, o.agents)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -303,10 +368,15 @@ func (o *benchTarget) configs(ctx context.Context) ([]*rest.Config, func(), erro
 
 // startLocalCluster starts masters as processes of this binary in dir (a temporary directory
 // when empty) and returns a function that stops them and removes the temporary directory.
-func startLocalCluster(ctx context.Context, dir string, masters int) (*cluster.Cluster, func(), error) {
+func startLocalCluster(ctx context.Context, dir string, masters, agents int) (*cluster.Cluster, func(), error) {
 	bin, err := os.Executable()
 	if err != nil {
 		return nil, nil, err
+	}
+	if agents > 0 {
+		if err := runtime.CheckHost(); err != nil {
+			return nil, nil, fmt.Errorf("the local cluster's node agent cannot run here: %w", err)
+		}
 	}
 	temp := dir == ""
 	if temp {
@@ -324,6 +394,19 @@ func startLocalCluster(ctx context.Context, dir string, masters int) (*cluster.C
 		}
 	}
 	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	var started []*cluster.Agent
+	for i := range agents {
+		a, err := c.StartAgent(ctx, cluster.AgentConfig{Name: fmt.Sprintf("bench-a%d", i+1), ImportTestImage: true})
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		started = append(started, a)
+	}
+	if err := c.WaitNodesReady(ctx, started...); err != nil {
 		cleanup()
 		return nil, nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+
+	"github.com/capstan-io/capstan/raftstore/storebench"
 )
 
 // benchLabel marks the Nodes the benchmark registers, so that they can be removed.
@@ -177,10 +178,8 @@ func summarise(rep Report, latencies []time.Duration, first, last time.Time) Rep
 	if span := last.Sub(first).Seconds(); span > 0 {
 		rep.PodsPerSecond = float64(rep.Bound) / span
 	}
-	slices.Sort(latencies)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	rep.P50, rep.P99 = ms(latencies[(len(latencies)-1)*50/100]), ms(latencies[(len(latencies)-1)*99/100])
-	rep.Max = ms(latencies[len(latencies)-1])
+	r := storebench.Summarise("", 0, latencies, 0, time.Second)
+	rep.P50, rep.P99, rep.Max = r.P50, r.P99, r.Max
 	return rep
 }
 
