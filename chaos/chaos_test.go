@@ -95,14 +95,14 @@ func tail(b []byte, lines int) string {
 	return strings.Join(l, "\n")
 }
 
-// TestShortSuite runs the CI scenario (20 leader kills, 10 leadership transfers, then one of
+// TestShortSuite runs the CI scenario (10 hollow nodes; 20 leader kills, 10 leadership transfers, then one of
 // every other fault kind) on real processes and fails on any invariant violation. Fault kinds
 // this machine cannot inject are reported as skipped subtests.
 func TestShortSuite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the chaos suite launches real clusters for minutes; skipped with -short")
 	}
-	rep := runChaos(t, 7*time.Minute, "--scenario", "ci", "--seed", "1", "--duration", "10s", "--raft-log-store", ciLogStore)
+	rep := runChaos(t, 7*time.Minute, "--scenario", "ci", "--seed", "1", "--duration", "10s", "--raft-log-store", ciLogStore, "--hollow", "10")
 	kinds := scenario.FaultKinds()
 	sort.Strings(kinds)
 	for _, kind := range kinds {

@@ -21,6 +21,9 @@ type Config struct {
 	Duration time.Duration
 	// Masters is the cluster size: 3 or 5.
 	Masters int
+	// HollowNodes, when positive, runs one node agent with that many hollow nodes, so that
+	// the Deployment's pods are scheduled and run and the agent faults have a victim.
+	HollowNodes int
 	// Out receives report.json, summary.txt and, on violations, the evidence. The masters'
 	// data directories go to Out/cluster and are removed after a passing run unless KeepData.
 	Out      string
@@ -70,6 +73,9 @@ func (c Config) Validate() error {
 	}
 	if c.Out == "" {
 		errs = append(errs, errors.New("an output directory is required"))
+	}
+	if c.HollowNodes < 0 || c.HollowNodes > 1000 {
+		errs = append(errs, fmt.Errorf("hollow nodes %d must be between 0 and 1000", c.HollowNodes))
 	}
 	if c.HeartbeatTimeout < 10*time.Millisecond || c.ElectionTimeout < c.HeartbeatTimeout {
 		errs = append(errs, fmt.Errorf("Raft timeouts heartbeat %s and election %s must be at least 10ms, election no less than heartbeat", c.HeartbeatTimeout, c.ElectionTimeout))

@@ -12,8 +12,10 @@ import (
 )
 
 // tmpfsSize is the size of the small data directory of the disk-full master: room for its
-// store, far below what the run's host disk has.
-const tmpfsSize = "128m"
+// store, far below what the run's host disk has. raft-wal writes 64 MiB segments and keeps them
+// until a snapshot truncates the log, so the master needs several segments of room to keep up
+// with the others before the fault fills the disk (128 MiB left it stuck behind on wal).
+const tmpfsSize = "512m"
 
 // tmpfsDisk is a master's data directory on a tmpfs mount.
 type tmpfsDisk struct {

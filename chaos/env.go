@@ -46,8 +46,10 @@ type env struct {
 	mesh *proxy.Mesh
 	fw   *firewall.Firewall
 	disk *tmpfsDisk
-	rec  *history.Recorder
-	rng  *rand.Rand
+	// agents is nil when the run has no node agents.
+	agents *agentSet
+	rec    *history.Recorder
+	rng    *rand.Rand
 
 	mu    sync.Mutex // protects slots, ports and next
 	slots []*slot
@@ -421,9 +423,14 @@ func (e *env) Disk() (fault.Disk, bool) {
 	return e.disk, true
 }
 
-// Agents implements fault.Target. Runs launch no node agents yet, so agent faults are
-// skipped with a note; the agent launcher plugs in here.
-func (e *env) Agents() fault.Agents { return nil }
+// Agents implements fault.Target; it is nil (agent faults are skipped) when the run has no
+// node agents.
+func (e *env) Agents() fault.Agents {
+	if e.agents == nil {
+		return nil
+	}
+	return e.agents
+}
 
 // waitHealthy waits until a leader and every slot's voter are healthy.
 func (e *env) waitHealthy(ctx context.Context) error {

@@ -117,6 +117,12 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	if err := e.addSlots(); err != nil {
 		return nil, err
 	}
+	if cfg.HollowNodes > 0 {
+		e.logf("starting %d hollow nodes", cfg.HollowNodes)
+		if e.agents, err = startHollowAgent(ctx, cl, cfg.HollowNodes); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCluster, err)
+		}
+	}
 
 	wcfg := cfg.Workload
 	wcfg.Seed = cfg.Seed

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -149,14 +150,24 @@ func (c *Cluster) stopAgents() {
 
 // WaitNodesReady waits until every node of the agents reports Ready, or an agent exits.
 func (c *Cluster) WaitNodesReady(ctx context.Context, agents ...*Agent) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig())
+	base, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig())
 	if err != nil {
 		return err
 	}
-	cfg.QPS, cfg.Timeout = -1, 10*time.Second
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
+	base.QPS, base.Timeout = -1, 10*time.Second
+	// Ask the running masters in turn: the kubeconfig's may have been stopped or removed.
+	clientOf := func(attempt int) (kubernetes.Interface, error) {
+		var running []*Master
+		for _, m := range c.Masters {
+			if !m.Exited() && m.URL() != "" {
+				running = append(running, m)
+			}
+		}
+		cfg := rest.CopyConfig(base)
+		if len(running) > 0 {
+			cfg.Host = running[attempt%len(running)].URL()
+		}
+		return kubernetes.NewForConfig(cfg)
 	}
 	want := map[string]bool{}
 	for _, a := range agents {
@@ -165,7 +176,11 @@ func (c *Cluster) WaitNodesReady(ctx context.Context, agents ...*Agent) error {
 		}
 	}
 	last := ""
-	for {
+	for attempt := 0; ; attempt++ {
+		client, err := clientOf(attempt)
+		if err != nil {
+			return err
+		}
 		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		ready := 0
 		if err == nil {

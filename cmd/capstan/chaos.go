@@ -28,6 +28,7 @@ type chaosRunOptions struct {
 	seed      uint64
 	out       string
 	masters   int
+	hollow    int
 	binary    string
 	netns     bool
 	keepData  bool
@@ -55,6 +56,7 @@ func (o *chaosRunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Uint64Var(&o.seed, "seed", o.seed, "Seed of the fault schedule and the workload; the same seed replays the same run.")
 	fs.StringVar(&o.out, "out", o.out, "Directory for report.json, summary.txt and, on violations, history.json and linearizability.html.")
 	fs.IntVar(&o.masters, "masters", o.masters, "Number of masters: 3 or 5.")
+	fs.IntVar(&o.hollow, "hollow", o.hollow, "Hollow nodes (in one node agent) that run the Deployment's pods and are the victims of kill-agent; 0 runs no agent.")
 	fs.StringVar(&o.binary, "binary", o.binary, "capstan binary the masters run (default: this one).")
 	fs.BoolVar(&o.netns, "netns", o.netns, "Run in a new network namespace so nftables faults (gossip-partition) can run; needs root.")
 	fs.BoolVar(&o.keepData, "keep-data", o.keepData, "Keep the masters' data directories (OUT/cluster) after a passing run.")
@@ -75,6 +77,9 @@ func (o *chaosRunOptions) Validate() error {
 	}
 	if o.duration < time.Second || o.duration > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--duration %s must be between 1s and 24h", o.duration))
+	}
+	if o.hollow < 0 || o.hollow > 1000 {
+		errs = append(errs, fmt.Errorf("--hollow %d must be between 0 and 1000", o.hollow))
 	}
 	if o.masters != 3 && o.masters != 5 {
 		errs = append(errs, fmt.Errorf("--masters %d must be 3 or 5", o.masters))
@@ -119,11 +124,15 @@ func (o *chaosRunOptions) Config() (chaos.Config, error) {
 		}
 	}
 	cfg.Scenario, cfg.Seed, cfg.Duration, cfg.Masters, cfg.Out, cfg.KeepData = s, o.seed, o.duration, o.masters, o.out, o.keepData
+	cfg.HollowNodes = o.hollow
 	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.Firewall, cfg.LogStore = o.heartbeat, o.election, o.netns, o.logStore
 	cfg.Workload.OpTimeout, cfg.Workload.ClientsPerMaster, cfg.Workload.RoamingClients, cfg.Workload.Keys = o.opTimeout, o.clients, o.roaming, o.keys
 	cfg.Command = fmt.Sprintf("capstan chaos run --scenario %s --duration %s --seed %d --masters %d --out %s", o.scenario, o.duration, o.seed, o.masters, o.out)
 	if o.logStore != "" {
 		cfg.Command += " --raft-log-store " + o.logStore
+	}
+	if o.hollow > 0 {
+		cfg.Command += fmt.Sprintf(" --hollow %d", o.hollow)
 	}
 	if o.netns {
 		cfg.Command += " --netns"

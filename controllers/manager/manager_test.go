@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +32,8 @@ import (
 
 // runControllers makes every member run the controllers whenever it leads, as masters do.
 func runControllers(t *testing.T, c *apitest.Cluster) {
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Not t.Output(): the controllers' event recorder may still log after the test ends.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for _, m := range c.Members() {
 		m.Store.WhileLeader(func(ctx context.Context) {
 			cfg := manager.DefaultConfig()

@@ -3,6 +3,7 @@ package schedbench
 import (
 	"context"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 // controllers: every pod must be bound and measured; no performance figure is checked.
 func TestRunMeasures(t *testing.T) {
 	c := apitest.NewCluster(t, 1)
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Not t.Output(): the controllers' event recorder may still log after the test ends.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for _, m := range c.Members() {
 		m.Store.WhileLeader(func(ctx context.Context) {
 			cfg := manager.DefaultConfig()
