@@ -61,7 +61,14 @@ func (m *Master) reconcileKubernetesService(ctx context.Context) error {
 		Spec: corev1.ServiceSpec{ClusterIP: m.serviceIP.String(), Type: corev1.ServiceTypeClusterIP,
 			Ports: []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(6443)}}},
 	}
-	if _, err := svcs.Create(ctx, metav1.NamespaceDefault, svc, registry.WriteOptions{FieldManager: "capstan-master"}); err != nil && !apierrors.IsAlreadyExists(err) {
+	// Create only when missing: creating it again would fail on its cluster IP (422) before
+	// the name, and leave the endpoints unreconciled.
+	switch _, err := svcs.Get(ctx, metav1.NamespaceDefault, svc.Name, metav1.GetOptions{}); {
+	case apierrors.IsNotFound(err):
+		if _, err := svcs.Create(ctx, metav1.NamespaceDefault, svc, registry.WriteOptions{FieldManager: "capstan-master"}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	case err != nil:
 		return err
 	}
 	list, err := m.store.List(ctx, keyMasters, raftstore.ListOptions{})
