@@ -79,8 +79,16 @@ func TestPodWorkloads(t *testing.T) {
 	// Containers outlive their agent by design: delete every pod before the cluster stops.
 	t.Cleanup(func() {
 		k.Must("", "delete", "deployment", "--all", "--wait=false")
-		k.Must("", "delete", "pod", "--all", "--timeout=60s")
-		k.Must("", "wait", "--for=delete", "pod", "--all", "--timeout=60s")
+		k.Must("", "delete", "pod", "--all", "--wait=false")
+		waitFor(t, 3*time.Minute, "every pod deleted", func() (bool, string) {
+			lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			pods, err := cs.CoreV1().Pods("default").List(lctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			return len(pods.Items) == 0, fmt.Sprintf("%d pods left", len(pods.Items))
+		})
 	})
 
 	k.Must(fmt.Sprintf(httpdDeployment, testImageName), "apply", "-f", "-")
