@@ -24,6 +24,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"github.com/capstan-io/capstan/controllers/internal/ownership"
 )
 
 // maxRetries is how many times a failing key is retried with backoff
@@ -40,9 +42,12 @@ type Controller struct {
 	dLister   appslisters.DeploymentLister
 	rsLister  appslisters.ReplicaSetLister
 	podLister corelisters.PodLister
-	recorder  record.EventRecorder
-	queue     workqueue.TypedRateLimitingInterface[string]
-	clock     clock.WithTicker
+	// podIndex finds a controller's pods; nil when the index could not be added, and
+	// syncs then list the pods by selector.
+	podIndex *ownership.PodIndex
+	recorder record.EventRecorder
+	queue    workqueue.TypedRateLimitingInterface[string]
+	clock    clock.WithTicker
 
 	// handlers are the informer registrations Run waits for and removes.
 	handlers []registration
@@ -95,6 +100,11 @@ func NewController(client kubernetes.Interface, dInformer appsinformers.Deployme
 	}
 	c.enqueueAfter = c.queue.AddAfter
 	c.enqueueRateLimited = c.queue.AddRateLimited
+	if idx, err := ownership.NewPodIndex(podInformer.Informer()); err != nil {
+		utilruntime.HandleError(fmt.Errorf("deployment: %w", err))
+	} else {
+		c.podIndex = idx
+	}
 	c.addHandler(dInformer.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueueObject,
 		UpdateFunc: func(_, cur any) { c.enqueueObject(cur) },

@@ -63,11 +63,6 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	podMap, err := c.podMap(d, rsList)
-	if err != nil {
-		return err
-	}
-
 	if d.DeletionTimestamp != nil {
 		return c.syncStatusOnly(ctx, d, rsList)
 	}
@@ -88,6 +83,11 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	}
 	switch d.Spec.Strategy.Type {
 	case appsv1.RecreateDeploymentStrategyType:
+		// Only Recreate looks at pods (it waits for the old ones to be gone).
+		podMap, err := c.podMap(d, rsList)
+		if err != nil {
+			return err
+		}
 		return c.rolloutRecreate(ctx, d, rsList, podMap)
 	case appsv1.RollingUpdateDeploymentStrategyType:
 		return c.rolloutRolling(ctx, d, rsList)
@@ -139,13 +139,29 @@ func (c *Controller) podMap(d *appsv1.Deployment, rsList []*appsv1.ReplicaSet) (
 	if err != nil {
 		return nil, err
 	}
-	pods, err := c.podLister.Pods(d.Namespace).List(selector)
-	if err != nil {
-		return nil, err
-	}
 	m := make(map[types.UID][]*corev1.Pod, len(rsList))
 	for _, rs := range rsList {
 		m[rs.UID] = []*corev1.Pod{}
+	}
+	if c.podIndex != nil {
+		// The same pods as below, read from the index of each ReplicaSet's pods instead
+		// of matching every pod of the namespace.
+		for _, rs := range rsList {
+			owned, err := c.podIndex.Controlled(d.Namespace, rs.UID)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range owned {
+				if selector.Matches(labels.Set(p.Labels)) {
+					m[rs.UID] = append(m[rs.UID], p)
+				}
+			}
+		}
+		return m, nil
+	}
+	pods, err := c.podLister.Pods(d.Namespace).List(selector)
+	if err != nil {
+		return nil, err
 	}
 	for _, p := range pods {
 		// Inactive pods count too: Recreate waits for every old pod to be gone.

@@ -36,8 +36,11 @@ var controllerKind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
 // Controller reconciles ReplicaSets with their pods. Create it with
 // NewController before the informers start, then call Run once.
 type Controller struct {
-	rsLister     appslisters.ReplicaSetLister
-	podLister    corelisters.PodLister
+	rsLister  appslisters.ReplicaSetLister
+	podLister corelisters.PodLister
+	// podIndex finds a controller's pods; nil when the index could not be added, and
+	// syncs then read every pod of the namespace.
+	podIndex     *ownership.PodIndex
 	client       kubernetes.Interface
 	pods         podControl
 	expectations *ownership.Expectations
@@ -104,6 +107,11 @@ func NewController(client kubernetes.Interface, rsInformer appsinformers.Replica
 		burst: o.burst,
 	}
 	c.enqueueAfter = c.queue.AddAfter
+	if idx, err := ownership.NewPodIndex(podInformer.Informer()); err != nil {
+		utilruntime.HandleError(fmt.Errorf("replicaset: %w", err))
+	} else {
+		c.podIndex = idx
+	}
 	c.addHandler(rsInformer.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.addRS,
 		UpdateFunc: c.updateRS,

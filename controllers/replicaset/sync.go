@@ -50,9 +50,9 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		return nil
 	}
 
-	// List every pod in the namespace so that owned pods whose labels no
-	// longer match are found and released.
-	all, err := c.podLister.Pods(namespace).List(labels.Everything())
+	// Every pod rs controls, matching or not (those whose labels no longer
+	// match are released), and every orphan (adopted when it matches).
+	all, err := c.claimCandidates(namespace, rs.UID)
 	if err != nil {
 		return err
 	}

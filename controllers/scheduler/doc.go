@@ -8,7 +8,13 @@
 // not finished. Informer handlers keep a queue of pending pods; each pass (ScheduleOnce)
 // takes up to Options.BatchSize of them, highest spec.priority first and then oldest,
 // places them one by one against a snapshot of the nodes that every placement updates, and
-// binds all of them with one Binder.Bind call.
+// binds all of them with one Binder.Bind call. Under Run, that call runs in the background
+// while the next pass places the next batch (one Bind call in flight at a time; its pods
+// count as assumed meanwhile). Each placement examines nodes from where the previous one
+// stopped and scores only the first feasible ones, as many as kube-scheduler's adaptive
+// percentageOfNodesToScore asks for (Options.PercentageOfNodesToScore). The snapshot's
+// per-node state is cached between passes and rebuilt only for the nodes whose pods or Node
+// changed.
 //
 // Placed pods are assumed: until the pod informer shows a newer version of the pod (its
 // binding makes one), the pod's requests count against its node, so two pods are never
@@ -32,8 +38,7 @@
 // "Successfully assigned ns/pod to node".
 //
 // Differences from kube-scheduler: pods are placed in batches against one snapshot and
-// bound together, not one scheduling cycle and one binding request per pod; the snapshot
-// is rebuilt from the listers at every pass rather than kept incrementally; there is no
+// bound together, not one scheduling cycle and one binding request per pod; there is no
 // preemption, so no nominated nodes and no "preemption:" part in messages; binding errors
 // are reported by a FailedScheduling event ("binding rejected: ...") and a back-off, without
 // touching the PodScheduled condition; unschedulable pods stay in the unschedulable set at

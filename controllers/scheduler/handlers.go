@@ -18,6 +18,7 @@ func (s *Scheduler) addPod(obj any) {
 		return
 	}
 	s.assumed.observe(pod)
+	s.invalidateNode(pod.Spec.NodeName)
 	if s.isPending(pod) {
 		s.queue.add(pod, false)
 	}
@@ -34,6 +35,8 @@ func (s *Scheduler) updatePod(oldObj, newObj any) {
 		return
 	}
 	s.assumed.observe(pod)
+	s.invalidateNode(old.Spec.NodeName)
+	s.invalidateNode(pod.Spec.NodeName)
 	if s.isPending(pod) {
 		s.queue.add(pod, podChanged(old, pod))
 	} else if key, err := cache.MetaNamespaceKeyFunc(pod); err == nil {
@@ -55,6 +58,7 @@ func (s *Scheduler) deletePod(obj any) {
 		return
 	}
 	s.assumed.forget(pod.UID)
+	s.invalidateNode(pod.Spec.NodeName)
 	if key, err := cache.MetaNamespaceKeyFunc(pod); err == nil {
 		s.queue.remove(key)
 	}
@@ -104,4 +108,11 @@ func readiness(node *corev1.Node) corev1.ConditionStatus {
 		}
 	}
 	return ""
+}
+
+// invalidateNode tells the node cache that the pods of the node called name changed.
+func (s *Scheduler) invalidateNode(name string) {
+	if s.nodes != nil {
+		s.nodes.invalidate(name)
+	}
 }

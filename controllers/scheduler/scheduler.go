@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -71,6 +72,11 @@ type Options struct {
 	// Clock is the source of time for back-offs, assumed-pod expiry and condition
 	// timestamps (the wall clock).
 	Clock clock.Clock
+	// PercentageOfNodesToScore is kube-scheduler's setting of that name (see
+	// placement.Options): 0 picks the adaptive share (42% of 1,000 nodes, never fewer
+	// than 100 nodes), 100 scores every feasible node. Successive pods start their
+	// search where the previous one stopped, so every node gets its turn.
+	PercentageOfNodesToScore int32
 }
 
 // DefaultOptions returns the options NewScheduler uses for zero fields.
@@ -105,8 +111,16 @@ type Scheduler struct {
 
 	queue   *queue
 	assumed *assumedPods
+	// nodes caches the NodeInfos of the bound pods; nil when the pod informer could not
+	// be indexed by node, and every pass then builds them from scratch.
+	nodes *nodeCache
+	// nextStart is the node index the next placement search starts from; only the pass
+	// holding passes uses it.
+	nextStart int
 	// passes serialises ScheduleOnce: one pass at a time.
 	passes chan struct{}
+	// binding is held while a pipelined pass's Binder call is in flight: one at a time.
+	binding chan struct{}
 
 	// handlers are the informer registrations Run waits for and removes.
 	handlers []registration
@@ -133,6 +147,12 @@ func NewScheduler(client kubernetes.Interface, binder Binder, podInformer corein
 		queue:      newQueue(opts.Clock, InitialBackoff, MaxBackoff),
 		assumed:    newAssumedPods(AssumedPodTTL),
 		passes:     make(chan struct{}, 1),
+		binding:    make(chan struct{}, 1),
+	}
+	if nodes, err := newNodeCache(podInformer.Informer()); err != nil {
+		utilruntime.HandleError(err) // every pass builds the snapshot from scratch
+	} else {
+		s.nodes = nodes
 	}
 	s.addHandler(podInformer.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    s.addPod,
@@ -160,7 +180,9 @@ func (s *Scheduler) addHandler(informer cache.SharedIndexInformer, h cache.Resou
 
 // Run waits for the informers to sync, then schedules pending pods until ctx is done: a
 // pass whenever pods are active, otherwise it sleeps until a pod becomes active or a
-// back-off ends. It starts no goroutine; when it returns, the event handlers are removed.
+// back-off ends. Each pass's binding runs in a goroutine while the next pass places pods
+// (one binding in flight at a time); when Run returns, that goroutine has ended and the
+// event handlers are removed.
 // Run must be called at most once.
 func (s *Scheduler) Run(ctx context.Context) {
 	logger := klog.FromContext(ctx).WithValues("controller", "scheduler", "schedulerName", s.opts.SchedulerName)
@@ -181,10 +203,11 @@ func (s *Scheduler) Run(ctx context.Context) {
 		return
 	}
 	ctx = klog.NewContext(ctx, logger)
+	var binding sync.WaitGroup
+	defer binding.Wait()
 	for ctx.Err() == nil {
-		bound, err := s.ScheduleOnce(ctx)
-		if err != nil {
-			logger.Error(err, "Scheduling pass", "bound", bound)
+		if err := s.schedulePipelined(ctx, &binding); err != nil {
+			logger.Error(err, "Scheduling pass")
 		}
 		if s.queue.activeLen() > 0 {
 			continue
@@ -234,16 +257,80 @@ func (s *Scheduler) ScheduleOnce(ctx context.Context) (bound int, err error) {
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+	placed, failed, err := s.place()
+	if err != nil {
+		return 0, err
+	}
+	bound = s.bind(ctx, placed)
+	return bound, s.reportFailed(ctx, failed)
+}
+
+// schedulePipelined is the pass Run makes: ScheduleOnce, except that the binding runs in a
+// goroutine, so that the next pass places pods while this one's are being written. There
+// is at most one binding in flight (Binder calls stay serial): it first waits for the
+// previous pass's binding. The pods being bound count as assumed in the next pass's
+// snapshot, as bound pods the informer does not show yet do. wg tracks the goroutine; the
+// queue is signalled when it ends, so that pods it sent back to the queue are seen.
+func (s *Scheduler) schedulePipelined(ctx context.Context, wg *sync.WaitGroup) error {
+	select {
+	case s.passes <- struct{}{}:
+		defer func() { <-s.passes }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	placed, failed, err := s.place()
+	if err != nil {
+		return err
+	}
+	if len(placed) > 0 {
+		select {
+		case s.binding <- struct{}{}:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-s.binding }()
+				bound := s.bind(ctx, placed)
+				klog.FromContext(ctx).V(4).Info("Bound pods", "bound", bound, "placed", len(placed))
+				s.queue.signal()
+			}()
+		case <-ctx.Done():
+			// Shutting down: nothing was written; the next leader schedules these pods.
+			for _, p := range placed {
+				s.assumed.forget(p.binding.Pod.UID)
+				s.queue.done(p.item, outcomeError)
+			}
+		}
+	}
+	return s.reportFailed(ctx, failed)
+}
+
+// reportFailed reports the pods that fit nowhere and sends them back to the queue; it
+// returns the errors of status writes other than conflicts.
+func (s *Scheduler) reportFailed(ctx context.Context, failed []unschedulablePod) error {
+	var errs []error
+	for _, f := range failed {
+		if err := s.reportUnschedulable(ctx, f.pod, f.err.Error()); err != nil {
+			errs = append(errs, err)
+		}
+		s.queue.done(f.item, outcomeUnschedulable)
+	}
+	return errors.Join(errs...)
+}
+
+// place runs the placement half of a pass: it takes up to BatchSize active pods, places
+// them against a snapshot and assumes the placed ones. It returns the placed pods, to be
+// bound, and those that fit nowhere, to be reported. The caller holds the passes token.
+func (s *Scheduler) place() ([]placedPod, []unschedulablePod, error) {
 	items := s.queue.take(s.opts.BatchSize)
 	if len(items) == 0 {
-		return 0, nil
+		return nil, nil, nil
 	}
 	snap, err := s.snapshot()
 	if err != nil {
 		for _, it := range items {
 			s.queue.done(it, outcomeError)
 		}
-		return 0, err
+		return nil, nil, err
 	}
 
 	var placed []placedPod
@@ -254,28 +341,20 @@ func (s *Scheduler) ScheduleOnce(ctx context.Context) (bound int, err error) {
 			s.queue.done(it, outcomeDone)
 			continue
 		}
-		node, err := placement.Place(pod, snap.nodes)
+		res, err := placement.PlaceWithOptions(pod, snap.nodes, placement.Options{PercentageOfNodesToScore: s.opts.PercentageOfNodesToScore, Start: s.nextStart})
+		s.nextStart = res.Next
 		if err != nil {
 			failed = append(failed, unschedulablePod{item: it, pod: pod, err: err})
 			continue
 		}
 		// A shallow copy: only spec.nodeName differs, and nothing shared is modified.
 		assumed := *pod
-		assumed.Spec.NodeName = node
-		snap.byName[node].AddPod(&assumed)
+		assumed.Spec.NodeName = res.Node
+		snap.addPod(res.Node, &assumed)
 		s.assumed.assume(&assumed, pod.ResourceVersion)
-		placed = append(placed, placedPod{item: it, binding: Binding{Pod: pod, Node: node}})
+		placed = append(placed, placedPod{item: it, binding: Binding{Pod: pod, Node: res.Node}})
 	}
-
-	bound = s.bind(ctx, placed)
-	var errs []error
-	for _, f := range failed {
-		if err := s.reportUnschedulable(ctx, f.pod, f.err.Error()); err != nil {
-			errs = append(errs, err)
-		}
-		s.queue.done(f.item, outcomeUnschedulable)
-	}
-	return bound, errors.Join(errs...)
+	return placed, failed, nil
 }
 
 // pendingPod returns the pod behind key when it still needs scheduling and was not bound
@@ -349,17 +428,42 @@ func outcomeUnknown(err error) bool {
 type snapshot struct {
 	nodes  []*placement.NodeInfo
 	byName map[string]*placement.NodeInfo
+	// shared marks the NodeInfos that belong to the scheduler's node cache: they are
+	// cloned before a pod is added to them.
+	shared map[string]bool
 }
 
-// snapshot builds the NodeInfos of every node from the listers: the bound, non-terminal
-// pods on it, plus the pods placed on it that the informer does not show bound yet and
-// that still count.
+// addPod counts pod on the node called name, copying that node's cached NodeInfo first.
+// It ignores nodes not in the snapshot.
+func (s *snapshot) addPod(name string, pod *corev1.Pod) {
+	n, ok := s.byName[name]
+	if !ok {
+		return
+	}
+	if s.shared[name] {
+		n = n.Clone()
+		delete(s.shared, name)
+		s.byName[name] = n
+		i := sort.Search(len(s.nodes), func(i int) bool { return s.nodes[i].Node.Name >= name })
+		s.nodes[i] = n
+	}
+	n.AddPod(pod)
+}
+
+// snapshot builds the NodeInfos of every node: the bound, non-terminal pods on it, plus the
+// pods placed on it that the informer does not show bound yet and that still count. The
+// NodeInfos of bound pods are cached between passes and rebuilt only for the nodes whose
+// pods or Node changed (see nodeCache); without the pod index, every pass builds them all
+// from the pod lister.
 func (s *Scheduler) snapshot() (*snapshot, error) {
 	nodes, err := s.nodeLister.List(labels.Everything())
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: listing nodes: %w", err)
 	}
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	if s.nodes != nil {
+		return s.cachedSnapshot(nodes)
+	}
 	snap := &snapshot{nodes: make([]*placement.NodeInfo, len(nodes)), byName: make(map[string]*placement.NodeInfo, len(nodes))}
 	for i, n := range nodes {
 		snap.nodes[i] = placement.NewNodeInfo(n)
@@ -388,6 +492,32 @@ func (s *Scheduler) snapshot() (*snapshot, error) {
 		}
 	}
 	return snap, nil
+}
+
+// cachedSnapshot is snapshot with the node cache, for nodes sorted by name.
+func (s *Scheduler) cachedSnapshot(nodes []*corev1.Node) (*snapshot, error) {
+	infos, err := s.nodes.infos(nodes)
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{nodes: infos, byName: make(map[string]*placement.NodeInfo, len(nodes)), shared: make(map[string]bool, len(nodes))}
+	for i, n := range nodes {
+		snap.byName[n.Name] = infos[i]
+		snap.shared[n.Name] = true
+	}
+	for _, p := range s.assumed.counting(s.opts.Clock.Now()) {
+		if s.boundInInformer(p) {
+			continue // the informer shows it bound: its node's NodeInfo counts that version
+		}
+		snap.addPod(p.Spec.NodeName, p)
+	}
+	return snap, nil
+}
+
+// boundInInformer reports whether the pod informer shows assumed (by UID) bound to a node.
+func (s *Scheduler) boundInInformer(assumed *corev1.Pod) bool {
+	p, err := s.podLister.Pods(assumed.Namespace).Get(assumed.Name)
+	return err == nil && p.UID == assumed.UID && p.Spec.NodeName != ""
 }
 
 // isPending reports whether pod waits for this scheduler: unassigned, asking for this

@@ -53,8 +53,13 @@
 // one whose name sorts first. Kubernetes picks one at random; a fixed rule keeps results
 // reproducible, at the cost of filling nodes with low names first when scores are equal.
 //
-// What kube-scheduler does and Place does not: it evaluates every node rather than a
-// sample (percentageOfNodesToScore), has no volume, inter-pod affinity, topology-spread
+// Place examines and scores every node. PlaceWithOptions samples as kube-scheduler does
+// (percentageOfNodesToScore): it examines nodes from a start index, wrapping around, and
+// stops once it has found the wanted number of feasible nodes (adaptive by default: 50% of
+// the nodes minus one point per 125 nodes, at least 5% and at least 100 nodes), scoring only
+// those; a pod that fits nowhere is still checked against every node.
+//
+// What kube-scheduler does and Place does not: it has no volume, inter-pod affinity, topology-spread
 // constraint, image-locality or dynamic-resource plugins, spreads by controller UID rather
 // than by the selectors of the pod's Services and controllers, ignores pod-level resources
 // and in-place resize (both feature-gated off in v1.32), and never preempts.

@@ -1,10 +1,13 @@
 package placement
 
 import (
+	"maps"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // The requests Kubernetes assumes, for scoring only, of a container that requests no cpu or
@@ -18,7 +21,10 @@ const (
 	DefaultMemoryRequest int64 = 200 * 1024 * 1024
 )
 
-// NodeInfo is a node with what is already placed on it. Place only reads it.
+// NodeInfo is a node with what is already placed on it. Place only reads it. Build it with
+// NewNodeInfo and change it only with AddPod: such a NodeInfo carries precomputed totals
+// that make Place fast. Place also accepts a NodeInfo built or changed otherwise, at the
+// cost of recomputing its totals on every call.
 type NodeInfo struct {
 	// Node is the node. Entries with a nil Node are skipped.
 	Node *corev1.Node
@@ -32,6 +38,91 @@ type NodeInfo struct {
 	// Pods are the pods placed on the node, bound or assumed. Their host ports are checked
 	// against the pod's and their controllers count for spreading.
 	Pods []*corev1.Pod
+
+	// totals are NewNodeInfo's and AddPod's running sums of the fields above, so that Place
+	// need not recompute them; a NodeInfo built otherwise, or changed other than by AddPod,
+	// has them recomputed by every Place.
+	totals *nodeTotals
+}
+
+// nodeTotals are what Place reads of a NodeInfo, as plain numbers.
+type nodeTotals struct {
+	// node and pods are the Node and len(Pods) the totals describe: they are stale when the
+	// NodeInfo's differ.
+	node *corev1.Node
+	pods int
+	// allocatable cpu (millicores), memory, ephemeral storage and pods of the node.
+	allocCPU, allocMem, allocEphemeral, allocPods int64
+	// requested cpu (millicores), memory and ephemeral storage of the pods, and their cpu
+	// and memory with missing requests counted as the scoring defaults.
+	reqCPU, reqMem, reqEphemeral int64
+	nzCPU, nzMem                 int64
+	// owners counts the pods by controller UID; pods without a controller are not counted.
+	owners map[types.UID]int64
+	// hostPorts are the host ports the pods use.
+	hostPorts []hostPort
+	// zone is the node's zone, the zero zone when it has none.
+	zone zone
+}
+
+// newNodeTotals returns the totals of node without pods.
+func newNodeTotals(node *corev1.Node) *nodeTotals {
+	t := &nodeTotals{node: node}
+	if node != nil {
+		alloc := node.Status.Allocatable
+		t.allocCPU = quantity(alloc, corev1.ResourceCPU)
+		t.allocMem = quantity(alloc, corev1.ResourceMemory)
+		t.allocEphemeral = quantity(alloc, corev1.ResourceEphemeralStorage)
+		t.allocPods = quantity(alloc, corev1.ResourcePods)
+		t.zone = zoneOf(node)
+	}
+	return t
+}
+
+// addPod adds pod, whose requests are req and nonZero, to t.
+func (t *nodeTotals) addPod(pod *corev1.Pod, req, nonZero resources) {
+	t.pods++
+	t.reqCPU += req.milliCPU
+	t.reqMem += req.memory
+	t.reqEphemeral += req.ephemeral
+	t.nzCPU += nonZero.milliCPU
+	t.nzMem += nonZero.memory
+	if uid := controllerUID(pod); uid != "" {
+		if t.owners == nil {
+			t.owners = make(map[types.UID]int64)
+		}
+		t.owners[uid]++
+	}
+	t.hostPorts = containerHostPorts(t.hostPorts, pod)
+}
+
+// current returns n's totals, computing them from n's fields when n does not carry
+// up-to-date ones. It does not modify n.
+func (n *NodeInfo) current() *nodeTotals {
+	if t := n.totals; t != nil && t.node == n.Node && t.pods == len(n.Pods) {
+		return t
+	}
+	t := newNodeTotals(n.Node)
+	t.reqCPU = quantity(n.Requested, corev1.ResourceCPU)
+	t.reqMem = quantity(n.Requested, corev1.ResourceMemory)
+	t.reqEphemeral = quantity(n.Requested, corev1.ResourceEphemeralStorage)
+	nz := n.NonZeroRequested
+	if nz == nil {
+		nz = n.Requested
+	}
+	t.nzCPU = quantity(nz, corev1.ResourceCPU)
+	t.nzMem = quantity(nz, corev1.ResourceMemory)
+	for _, p := range n.Pods {
+		if uid := controllerUID(p); uid != "" {
+			if t.owners == nil {
+				t.owners = make(map[types.UID]int64)
+			}
+			t.owners[uid]++
+		}
+		t.hostPorts = containerHostPorts(t.hostPorts, p)
+	}
+	t.pods = len(n.Pods)
+	return t
 }
 
 // NewNodeInfo returns the NodeInfo of node with pods placed on it. The pods are not copied.
@@ -41,6 +132,7 @@ func NewNodeInfo(node *corev1.Node, pods ...*corev1.Pod) *NodeInfo {
 		Requested:        corev1.ResourceList{},
 		NonZeroRequested: corev1.ResourceList{},
 		Pods:             make([]*corev1.Pod, 0, len(pods)),
+		totals:           newNodeTotals(node),
 	}
 	for _, p := range pods {
 		n.AddPod(p)
@@ -63,10 +155,13 @@ func (n *NodeInfo) AddPod(pod *corev1.Pod) {
 	if n.Requested == nil {
 		n.Requested = corev1.ResourceList{}
 	}
-	n.Pods = append(n.Pods, pod)
 	req := podRequests(pod, false)
-	req.addTo(n.Requested)
 	nz := podRequests(pod, true)
+	if t := n.totals; t != nil && t.node == n.Node && t.pods == len(n.Pods) {
+		t.addPod(pod, req, nz)
+	}
+	n.Pods = append(n.Pods, pod)
+	req.addTo(n.Requested)
 	addQuantity(n.NonZeroRequested, corev1.ResourceCPU, *resource.NewMilliQuantity(nz.milliCPU, resource.DecimalSI))
 	addQuantity(n.NonZeroRequested, corev1.ResourceMemory, *resource.NewQuantity(nz.memory, resource.BinarySI))
 }
@@ -248,4 +343,34 @@ func podRequests(pod *corev1.Pod, nonZero bool) resources {
 	total.setMax(initPeak)
 	total.addList(pod.Spec.Overhead)
 	return total
+}
+
+// Clone returns a copy of n that AddPod can change without changing n. The node and the
+// pods are shared, not copied.
+func (n *NodeInfo) Clone() *NodeInfo {
+	c := &NodeInfo{
+		Node:             n.Node,
+		Requested:        cloneList(n.Requested),
+		NonZeroRequested: cloneList(n.NonZeroRequested),
+		Pods:             append(make([]*corev1.Pod, 0, len(n.Pods)+1), n.Pods...),
+	}
+	if t := n.totals; t != nil && t.node == n.Node && t.pods == len(n.Pods) {
+		ct := *t
+		ct.owners = maps.Clone(t.owners)
+		ct.hostPorts = slices.Clone(t.hostPorts)
+		c.totals = &ct
+	}
+	return c
+}
+
+// cloneList returns a copy of list, nil when list is nil.
+func cloneList(list corev1.ResourceList) corev1.ResourceList {
+	if list == nil {
+		return nil
+	}
+	c := make(corev1.ResourceList, len(list))
+	for name, q := range list {
+		c[name] = q.DeepCopy()
+	}
+	return c
 }

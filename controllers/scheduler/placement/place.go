@@ -1,15 +1,76 @@
 package placement
 
 import (
+	"sync"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
 // Place picks the best node for pod among nodes and returns its name, or returns a
 // *FitError listing why each node was refused. Nodes are filtered and scored as the
-// package documentation describes; among the best-scoring nodes the one whose name sorts
-// first wins. Place does not modify pod or nodes.
+// package documentation describes; every node is examined, and among the best-scoring
+// nodes the one whose name sorts first wins. Place does not modify pod or nodes.
 func Place(pod *corev1.Pod, nodes []*NodeInfo) (string, error) {
+	r, err := PlaceWithOptions(pod, nodes, Options{PercentageOfNodesToScore: 100})
+	return r.Node, err
+}
+
+// Options tune PlaceWithOptions.
+type Options struct {
+	// PercentageOfNodesToScore is kube-scheduler's setting of that name: once this share
+	// of the nodes (but at least MinFeasibleNodesToFind, and every node of a cluster
+	// smaller than that) has passed the filters, the search stops and only those nodes
+	// are scored. 0 or less picks kube-scheduler's adaptive share, 50% minus one point per
+	// 125 nodes, at least 5%; 100 or more examines every node.
+	PercentageOfNodesToScore int32
+	// Start is the index of the node the search begins with; it wraps around the end of
+	// nodes. Passing the previous Result.Next spreads the searches over every node, as
+	// kube-scheduler does. Out-of-range values are taken modulo len(nodes).
+	Start int
+}
+
+// MinFeasibleNodesToFind is the fewest feasible nodes a sampled search looks for before it
+// stops (kube-scheduler's minFeasibleNodesToFind).
+const MinFeasibleNodesToFind = 100
+
+// Result is the outcome of PlaceWithOptions.
+type Result struct {
+	// Node is the name of the chosen node; empty on error.
+	Node string
+	// Next is the index the next search should start from: the node after the last one
+	// examined.
+	Next int
+	// Examined is how many nodes were run through the filters; Feasible how many of them
+	// passed and were scored.
+	Examined, Feasible int
+}
+
+// numFeasibleNodesToFind returns how many feasible nodes a search among numAll nodes looks
+// for before it stops.
+func numFeasibleNodesToFind(numAll int, percentage int32) int {
+	if numAll < MinFeasibleNodesToFind || percentage >= 100 {
+		return numAll
+	}
+	if percentage <= 0 {
+		percentage = int32(50 - numAll/125)
+		if percentage < 5 {
+			percentage = 5
+		}
+	}
+	return max(numAll*int(percentage)/100, MinFeasibleNodesToFind)
+}
+
+// candidatePool recycles the candidate slices of PlaceWithOptions.
+var candidatePool = sync.Pool{New: func() any { return new([]candidate) }}
+
+// PlaceWithOptions is Place with kube-scheduler's sampling of nodes: it examines nodes
+// from opts.Start on, wrapping around, stops once it has found as many feasible nodes as
+// opts.PercentageOfNodesToScore asks for, and picks the best-scoring of them (the one whose
+// name sorts first among equals). When fewer nodes are feasible, every node is examined,
+// so a *FitError always lists every node. Nil entries and entries with a nil Node are
+// skipped. It does not modify pod or nodes.
+func PlaceWithOptions(pod *corev1.Pod, nodes []*NodeInfo, opts Options) (Result, error) {
 	p := newPodFacts(pod)
 	fe := &FitError{Pod: pod, NodeReasons: map[string][]string{}}
 	if p.conflict {
@@ -21,10 +82,27 @@ func Place(pod *corev1.Pod, nodes []*NodeInfo) (string, error) {
 		if fe.NumAllNodes > 0 {
 			fe.PodReason = ReasonAffinityConflict
 		}
-		return "", fe
+		return Result{Next: opts.Start}, fe
 	}
-	feasible := make([]candidate, 0, len(nodes))
-	for _, n := range nodes {
+	var r Result
+	numAll := len(nodes)
+	if numAll == 0 {
+		return r, fe
+	}
+	start := opts.Start % numAll
+	if start < 0 {
+		start += numAll
+	}
+	want := numFeasibleNodesToFind(numAll, opts.PercentageOfNodesToScore)
+	buf := candidatePool.Get().(*[]candidate)
+	defer func() {
+		clear(*buf) // drop the references to nodes
+		candidatePool.Put(buf)
+	}()
+	feasible := (*buf)[:0]
+	for i := 0; i < numAll && len(feasible) < want; i++ {
+		r.Examined++
+		n := nodes[(start+i)%numAll]
 		if n == nil || n.Node == nil {
 			continue
 		}
@@ -36,11 +114,16 @@ func Place(pod *corev1.Pod, nodes []*NodeInfo) (string, error) {
 		}
 		feasible = append(feasible, c)
 	}
+	*buf = feasible
+	r.Next = (start + r.Examined) % numAll
+	r.Feasible = len(feasible)
 	switch len(feasible) {
 	case 0:
-		return "", fe
+		// Every node was examined; nodes skipped as nil do not count.
+		return r, fe
 	case 1:
-		return feasible[0].node.Name, nil
+		r.Node = feasible[0].node.Name
+		return r, nil
 	}
 	p.score(feasible)
 	best := 0
@@ -50,7 +133,8 @@ func Place(pod *corev1.Pod, nodes []*NodeInfo) (string, error) {
 			best = i
 		}
 	}
-	return feasible[best].node.Name, nil
+	r.Node = feasible[best].node.Name
+	return r, nil
 }
 
 // hostPort is a host port a container asks for, with defaults applied.
@@ -140,8 +224,8 @@ func newPodFacts(pod *corev1.Pod) *podFacts {
 
 // candidate is a node that passed every filter, with what scoring needs.
 type candidate struct {
-	info *NodeInfo
-	node *corev1.Node
+	totals *nodeTotals
+	node   *corev1.Node
 	// allocatable and requested (before the pod) cpu and memory.
 	allocCPU, allocMem int64
 	reqCPU, reqMem     int64
@@ -183,26 +267,23 @@ func (p *podFacts) filter(n *NodeInfo) (candidate, []string) {
 	if !p.matchesRequired(node) {
 		return candidate{}, []string{ReasonNodeAffinity}
 	}
-	if len(p.hostPorts) > 0 && p.portsTaken(n) {
+	t := n.current()
+	if len(p.hostPorts) > 0 && p.portsTaken(t) {
 		return candidate{}, []string{ReasonNodePorts}
 	}
 	c := candidate{
-		info:     n,
+		totals:   t,
 		node:     node,
-		allocCPU: quantity(node.Status.Allocatable, corev1.ResourceCPU),
-		allocMem: quantity(node.Status.Allocatable, corev1.ResourceMemory),
-		reqCPU:   quantity(n.Requested, corev1.ResourceCPU),
-		reqMem:   quantity(n.Requested, corev1.ResourceMemory),
+		allocCPU: t.allocCPU,
+		allocMem: t.allocMem,
+		reqCPU:   t.reqCPU,
+		reqMem:   t.reqMem,
+		nzCPU:    t.nzCPU,
+		nzMem:    t.nzMem,
 	}
-	if reasons := p.fit(n, &c); len(reasons) > 0 {
+	if reasons := p.fit(n, t); len(reasons) > 0 {
 		return candidate{}, reasons
 	}
-	nz := n.NonZeroRequested
-	if nz == nil {
-		nz = n.Requested
-	}
-	c.nzCPU = quantity(nz, corev1.ResourceCPU)
-	c.nzMem = quantity(nz, corev1.ResourceMemory)
 	return c, nil
 }
 
@@ -217,43 +298,40 @@ func (p *podFacts) matchesRequired(node *corev1.Node) bool {
 	return p.required == nil || p.required.match(node)
 }
 
-// portsTaken reports whether a host port the pod asks for is already used on n.
-func (p *podFacts) portsTaken(n *NodeInfo) bool {
-	var used []hostPort
-	for _, other := range n.Pods {
-		used = containerHostPorts(used[:0], other)
-		for _, u := range used {
-			for _, want := range p.hostPorts {
-				if want.conflicts(u) {
-					return true
-				}
+// portsTaken reports whether a host port the pod asks for is already used on the node of
+// t.
+func (p *podFacts) portsTaken(t *nodeTotals) bool {
+	for _, u := range t.hostPorts {
+		for _, want := range p.hostPorts {
+			if want.conflicts(u) {
+				return true
 			}
 		}
 	}
 	return false
 }
 
-// fit returns the resources n lacks for the pod, in NodeResourcesFit's order.
-func (p *podFacts) fit(n *NodeInfo, c *candidate) []string {
+// fit returns the resources n, whose totals are t, lacks for the pod, in
+// NodeResourcesFit's order.
+func (p *podFacts) fit(n *NodeInfo, t *nodeTotals) []string {
 	var reasons []string
-	alloc := n.Node.Status.Allocatable
-	if int64(len(n.Pods))+1 > quantity(alloc, corev1.ResourcePods) {
+	if int64(t.pods)+1 > t.allocPods {
 		reasons = append(reasons, ReasonTooManyPods)
 	}
 	if p.req.isZero() {
 		return reasons
 	}
-	if p.req.milliCPU > 0 && p.req.milliCPU > c.allocCPU-c.reqCPU {
+	if p.req.milliCPU > 0 && p.req.milliCPU > t.allocCPU-t.reqCPU {
 		reasons = append(reasons, reasonInsufficient(corev1.ResourceCPU))
 	}
-	if p.req.memory > 0 && p.req.memory > c.allocMem-c.reqMem {
+	if p.req.memory > 0 && p.req.memory > t.allocMem-t.reqMem {
 		reasons = append(reasons, reasonInsufficient(corev1.ResourceMemory))
 	}
-	if p.req.ephemeral > 0 &&
-		p.req.ephemeral > quantity(alloc, corev1.ResourceEphemeralStorage)-quantity(n.Requested, corev1.ResourceEphemeralStorage) {
+	if p.req.ephemeral > 0 && p.req.ephemeral > t.allocEphemeral-t.reqEphemeral {
 		reasons = append(reasons, reasonInsufficient(corev1.ResourceEphemeralStorage))
 	}
 	for _, name := range p.scalars {
+		alloc := n.Node.Status.Allocatable
 		if p.req.scalar[name] > quantity(alloc, name)-quantity(n.Requested, name) {
 			reasons = append(reasons, reasonInsufficient(name))
 		}

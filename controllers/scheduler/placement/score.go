@@ -44,11 +44,7 @@ func (p *podFacts) score(cs []candidate) {
 		}
 		c.untolerated = untoleratedPreferNoSchedule(c.node, p.pod.Spec.Tolerations)
 		if p.owner != "" {
-			for _, other := range c.info.Pods {
-				if controllerUID(other) == p.owner {
-					c.siblings++
-				}
-			}
+			c.siblings = c.totals.owners[p.owner]
 		}
 		maxAffinity = max(maxAffinity, c.affinity)
 		maxUntolerated = max(maxUntolerated, c.untolerated)
@@ -132,7 +128,7 @@ func zoneOf(node *corev1.Node) zone {
 func zoneCounts(cs []candidate) (zones map[zone]int64, maxZone int64) {
 	for i := range cs {
 		c := &cs[i]
-		c.zone = zoneOf(c.node)
+		c.zone = c.totals.zone
 		if c.zone == (zone{}) {
 			continue
 		}
