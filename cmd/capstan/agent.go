@@ -58,7 +58,9 @@ func (o *agentOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxPods, "max-pods", c.MaxPods, "Pods the node accepts.")
 	fs.StringSliceVar(&c.ClusterDNS, "cluster-dns", c.ClusterDNS, "DNS server IPs for the pods' resolv.conf (none: the host's resolver).")
 	fs.StringVar(&c.ClusterDomain, "cluster-domain", c.ClusterDomain, "Cluster DNS domain.")
-	fs.DurationVar(&c.StatusInterval, "node-status-interval", c.StatusInterval, "How often the node's Ready condition and Lease are renewed.")
+	fs.DurationVar(&c.StatusInterval, "node-status-interval", c.StatusInterval, "How often a real node checks its readiness and renews its Lease (the status is written only when it changes, or every --node-status-report-interval).")
+	fs.DurationVar(&c.StatusReportInterval, "node-status-report-interval", c.StatusReportInterval,
+		"Longest time between two writes of an unchanged node status (liveness is gossip, not this); 0 means 1m for a real node, 5m for hollow nodes.")
 	fs.IntVar(&c.Hollow, "hollow", c.Hollow, "Run this many simulated nodes (fake runtime) instead of a real one.")
 	fs.IntVar(&c.HollowGossip, "hollow-gossip", c.HollowGossip, "How many of the hollow nodes join gossip with a member of their own.")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "Log level: debug, info, warn or error.")
@@ -115,6 +117,11 @@ func (o *agentOptions) Validate() error {
 	}
 	if c.StatusInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--node-status-interval %s is below 100ms", c.StatusInterval))
+	}
+	if c.StatusReportInterval < 0 {
+		errs = append(errs, fmt.Errorf("--node-status-report-interval %s must not be negative", c.StatusReportInterval))
+	} else if c.StatusReportInterval != 0 && c.StatusReportInterval < c.StatusInterval {
+		errs = append(errs, fmt.Errorf("--node-status-report-interval %s is below --node-status-interval %s", c.StatusReportInterval, c.StatusInterval))
 	}
 	if c.Hollow < 0 || c.Hollow > 10000 {
 		errs = append(errs, fmt.Errorf("--hollow %d must be between 0 and 10000", c.Hollow))

@@ -26,6 +26,8 @@ func TestAgentFlags(t *testing.T) {
 		{name: "bad max pods", args: append(base, "--max-pods", "0"), wantStderr: "--max-pods 0 must be positive"},
 		{name: "bad dns", args: append(base, "--cluster-dns", "dns"), wantStderr: `--cluster-dns "dns" is not an IP address`},
 		{name: "bad interval", args: append(base, "--node-status-interval", "1ms"), wantStderr: "--node-status-interval 1ms is below 100ms"},
+		{name: "negative report interval", args: append(base, "--node-status-report-interval", "-1s"), wantStderr: "--node-status-report-interval -1s must not be negative"},
+		{name: "report interval below status interval", args: append(base, "--node-status-report-interval", "5s"), wantStderr: "--node-status-report-interval 5s is below --node-status-interval 10s"},
 		{name: "bad hollow", args: append(base, "--hollow", "-1"), wantStderr: "--hollow -1 must be between 0 and 10000"},
 		{name: "bad log level", args: append(base, "--log-level", "loud"), wantStderr: `--log-level "loud"`},
 		{name: "every problem at once", args: []string{"agent", "--name", "n1", "--max-pods", "0", "--kubelet-port", "-1"}, wantStderr: "--max-pods 0"},

@@ -69,19 +69,41 @@ func Run(ctx context.Context, cfg Config) error {
 // pkiDir is where a node's identity is kept.
 func pkiDir(dataDir string) string { return filepath.Join(dataDir, "pki") }
 
-// loadOrJoin returns the identity saved in dir, or joins through j and saves it.
+// loadOrJoin returns the identity saved in dir, or joins through j and saves it, synced to
+// disk.
 func loadOrJoin(ctx context.Context, dir string, j Joiner, servers []string, name string, servingNames []string) (*identity, error) {
 	id, found, err := loadIdentity(dir, name)
 	if err != nil || found {
 		return id, err
 	}
+	return joinAndSave(ctx, dir, j, servers, name, servingNames, true)
+}
+
+// joinAndSave joins through j and saves the identity in dir.
+func joinAndSave(ctx context.Context, dir string, j Joiner, servers []string, name string, servingNames []string, durable bool) (*identity, error) {
 	if j == nil || len(servers) == 0 {
 		return nil, fmt.Errorf("%w: pass --server and --token for the first start of %s", ErrNoIdentity, name)
 	}
-	if id, err = join(ctx, j, servers, name, servingNames); err != nil {
+	id, err := join(ctx, j, servers, name, servingNames)
+	if err != nil {
 		return nil, err
 	}
-	return id, id.save(dir)
+	return id, id.save(dir, durable)
+}
+
+// loadOrJoinHollow is loadOrJoin for a hollow node: the identity is saved without syncing
+// each of its files (RunHollow syncs the file system once all nodes have joined), and an
+// identity that does not load (cut short by a crash before that sync) is replaced by joining
+// again when a join token was given.
+func loadOrJoinHollow(ctx context.Context, dir string, cfg Config, name string, log *slog.Logger) (*identity, error) {
+	id, found, err := loadIdentity(dir, name)
+	switch {
+	case err != nil && cfg.Joiner != nil && len(cfg.Servers) > 0:
+		log.Warn("the saved identity of a hollow node does not load; joining again", "node", name, "error", err)
+	case err != nil || found:
+		return id, err
+	}
+	return joinAndSave(ctx, dir, cfg.Joiner, cfg.Servers, name, []string{cfg.Advertise, name}, false)
 }
 
 // servingNames are the names the kubelet API's certificate is valid for.
@@ -133,7 +155,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 
-	rep := &reporter{client: client, now: time.Now, spec: nodeSpec{
+	rep := &reporter{client: client, now: time.Now, every: cfg.reportInterval(), spec: nodeSpec{
 		Name: cfg.Name, Advertise: cfg.Advertise, KubeletPort: port, MaxPods: cfg.MaxPods, Host: host, Gossip: true,
 	}}
 	rep.leases = servesLeases(client)
@@ -212,11 +234,24 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 
-	if err := rep.updateStatus(ctx, a.readiness(ctx, rt)); err != nil {
+	ready := a.readiness(ctx, rt)
+	if err := rep.updateStatus(ctx, ready); err != nil {
 		a.log.Warn("could not update the node status", "error", err)
 	}
-	a.log.Info("node agent running", "podCIDR", podCIDR, "runtime", name+"://"+version)
-	a.heartbeatLoop(ctx, rep, node, rt)
+	// Watch the Node's own Ready condition: when someone else changes it (the node lifecycle
+	// controller while gossip lost this node), the status is written again at once.
+	kick := make(chan struct{}, 1)
+	nodeFactory := watchNodes(ctx, client, func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + cfg.Name }, func(n *corev1.Node) {
+		if n.Name == cfg.Name && rep.observe(n) {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer nodeFactory.Shutdown()
+	a.log.Info("node agent running", "podCIDR", podCIDR, "runtime", name+"://"+version, "statusReportInterval", rep.every)
+	a.statusLoop(ctx, rep, node, rt, ready, kick)
 	a.log.Info("node agent stopping")
 	return nil
 }
@@ -362,27 +397,42 @@ func (a *Agent) readiness(ctx context.Context, rt runtime.Runtime) readiness {
 	return readiness{Ready: true}
 }
 
-// heartbeatLoop renews the Ready condition and the Lease every StatusInterval until ctx ends.
-func (a *Agent) heartbeatLoop(ctx context.Context, rep *reporter, node *corev1.Node, rt runtime.Runtime) {
+// statusLoop checks the node's readiness and renews its Lease every StatusInterval, and
+// writes the Node's status when the status policy says so (reporter.due): at once when the
+// readiness changes or kick says the stored Ready condition was overwritten, otherwise once
+// every status report interval. It returns when ctx ends.
+func (a *Agent) statusLoop(ctx context.Context, rep *reporter, node *corev1.Node, rt runtime.Runtime, r readiness, kick <-chan struct{}) {
 	t := time.NewTicker(a.cfg.StatusInterval)
 	defer t.Stop()
-	wasReady := true
 	for {
 		if err := rep.renewLease(ctx, node, 4*a.cfg.StatusInterval); err != nil && ctx.Err() == nil {
 			a.log.Debug("could not renew the node lease", "error", err)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		for ticked := false; !ticked; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+				if why, err := rep.sync(ctx, r); err != nil && ctx.Err() == nil {
+					a.log.Warn("could not post the node status", "error", err)
+				} else if why != "" {
+					a.log.Info("posted the node status", "why", why)
+				}
+			case <-t.C:
+				ticked = true
+			}
 		}
-		r := a.readiness(ctx, rt)
-		if r.Ready != wasReady {
-			a.log.Warn("node readiness changed", "ready", r.Ready, "message", r.Message)
-			wasReady = r.Ready
+		now := a.readiness(ctx, rt)
+		if now.Ready != r.Ready {
+			a.log.Warn("node readiness changed", "ready", now.Ready, "message", now.Message)
 		}
-		if err := rep.heartbeat(ctx, r); err != nil && ctx.Err() == nil {
+		r = now
+		why, err := rep.sync(ctx, r)
+		switch {
+		case err != nil && ctx.Err() == nil:
 			a.log.Warn("could not post the node status", "error", err)
+		case why != "" && why != duePeriodic:
+			a.log.Info("posted the node status", "why", why)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -30,6 +31,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "max pods", modify: func(c *Config) { c.MaxPods = 0 }, want: "max pods 0 must be positive"},
 		{name: "cluster dns", modify: func(c *Config) { c.ClusterDNS = []string{"dns"} }, want: `cluster DNS "dns" is not an IP`},
 		{name: "status interval", modify: func(c *Config) { c.StatusInterval = 0 }, want: "status interval 0s is below 100ms"},
+		{name: "report interval", modify: func(c *Config) { c.StatusReportInterval = 2 * time.Minute }},
+		{name: "report interval negative", modify: func(c *Config) { c.StatusReportInterval = -time.Second }, want: "status report interval -1s must not be negative"},
+		{name: "report interval below status interval", modify: func(c *Config) { c.StatusReportInterval = time.Second }, want: "status report interval 1s is below the status interval 10s"},
 		{name: "hollow negative", modify: func(c *Config) { c.Hollow = -1 }, want: "hollow -1 must be between 0 and 10000"},
 		{name: "hollow name too long", modify: func(c *Config) { c.Name, c.Hollow = strings.Repeat("a", 252), 10 }, want: "hollow node name"},
 	}
@@ -59,5 +63,28 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v; want it to mention %q", err, want)
 		}
+	}
+}
+
+func TestConfigReportInterval(t *testing.T) {
+	tests := []struct {
+		name   string
+		hollow int
+		set    time.Duration
+		want   time.Duration
+	}{
+		{name: "real node default", want: DefaultStatusReportInterval},
+		{name: "hollow default", hollow: 1000, want: DefaultHollowStatusReportInterval},
+		{name: "real node set", set: 30 * time.Second, want: 30 * time.Second},
+		{name: "hollow set", hollow: 10, set: 30 * time.Second, want: 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.Hollow, c.StatusReportInterval = tt.hollow, tt.set
+			if got := c.reportInterval(); got != tt.want {
+				t.Errorf("reportInterval() = %s; want %s", got, tt.want)
+			}
+		})
 	}
 }

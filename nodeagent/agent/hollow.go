@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"net"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"time"
@@ -28,9 +28,13 @@ const HollowLabel = "capstan.io/hollow"
 // hollowRuntime is the runtime version hollow nodes report.
 const hollowRuntime = "fake://hollow"
 
-// hollowParallelism bounds the joins and registrations in flight at once, and the pod status
-// workers.
-const hollowParallelism = 16
+// hollowJoinParallelism bounds the joins and registrations in flight at once. Each is a few
+// round trips to the masters; the masters' Raft log batches concurrent writes, so many in
+// flight register faster than few.
+const hollowJoinParallelism = 64
+
+// hollowPodWorkers is how many pod status writers the hollow nodes share.
+const hollowPodWorkers = 16
 
 // hollowCapacity is what every hollow node offers: a mid-size machine.
 var hollowCapacity = hostInfo{CPUs: 8, MemoryBytes: 32 << 30, EphemeralBytes: 100 << 30, KernelVersion: "hollow", OSImage: "Capstan hollow node"}
@@ -39,18 +43,27 @@ var hollowCapacity = hostInfo{CPUs: 8, MemoryBytes: 32 << 30, EphemeralBytes: 10
 type hollowNode struct {
 	name   string
 	ip     string // the node's address, the pods' host IP
+	// podCIDR is the node's own block of 100.64.0.0/10 (hollowPodCIDR); its pods' IPs are
+	// in it.
+	podCIDR netip.Prefix
 	client kubernetes.Interface
 	rep    *reporter
 	gossip *gossip.Gossip // nil for nodes without a gossip member
+	// kick wakes the node's status loop when its stored Ready condition was overwritten.
+	kick chan struct{}
 }
 
 // RunHollow runs cfg.Hollow simulated nodes named <Name>-0 ... <Name>-<Hollow-1> until ctx
-// ends. Each joins with its own identity (kept in <DataDir>/hollow/<node>), registers its Node
-// and heartbeats it with that identity, and runs its pods by writing their status: Running
-// and Ready as soon as they are bound, deleted once they are deleted gracefully. One watch of
-// every bound pod, through the first node's client, feeds them all. The first HollowGossip
-// nodes join gossip; the others do not carry the gossip annotation. Hollow nodes serve no
-// kubelet API and keep no Lease.
+// ends. Each joins with its own identity (kept in <DataDir>/hollow/<node>) and registers its
+// Node, status included, with that identity in one request. Afterwards a node writes its
+// status only when the status policy says so (reporter.due): when the API shows a Ready
+// condition it did not write, and otherwise once every status report interval (5 minutes by
+// default, spread over the nodes), so 1,000 idle hollow nodes cost about 3 writes per second.
+// One watch of the hollow Nodes tells them when their Ready condition changed. The nodes run
+// their pods by writing their status: Running and Ready as soon as they are bound, deleted
+// once they are deleted gracefully. One watch of every bound pod, through the first node's
+// client, feeds them all. The first HollowGossip nodes join gossip; the others do not carry
+// the gossip annotation. Hollow nodes serve no kubelet API and keep no Lease.
 func RunHollow(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -67,10 +80,11 @@ func RunHollow(ctx context.Context, cfg Config) error {
 	nodes := make([]*hollowNode, cfg.Hollow)
 	var masters *masterSet
 	var mastersOnce sync.Once
-	err := parallel(ctx, cfg.Hollow, func(i int) error {
+	every := cfg.reportInterval()
+	err := parallel(ctx, cfg.Hollow, hollowJoinParallelism, func(i int) error {
 		name := fmt.Sprintf("%s-%d", cfg.Name, i)
 		dir := filepath.Join(cfg.DataDir, "hollow", name)
-		id, err := loadOrJoin(ctx, dir, cfg.Joiner, cfg.Servers, name, []string{cfg.Advertise, name})
+		id, err := loadOrJoinHollow(ctx, dir, cfg, name, log)
 		if err != nil {
 			return err
 		}
@@ -86,9 +100,9 @@ func RunHollow(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		n := &hollowNode{name: name, ip: cfg.Advertise, client: client}
-		n.rep = &reporter{client: client, now: time.Now, spec: nodeSpec{
-			Name: name, Advertise: cfg.Advertise, MaxPods: cfg.MaxPods, Runtime: hollowRuntime, Host: hollowCapacity,
+		n := &hollowNode{name: name, ip: cfg.Advertise, podCIDR: hollowPodCIDR(i), client: client, kick: make(chan struct{}, 1)}
+		n.rep = &reporter{client: client, now: time.Now, every: every, spec: nodeSpec{
+			Name: name, Advertise: cfg.Advertise, MaxPods: cfg.MaxPods, Runtime: hollowRuntime, Host: hollowCapacity, PodCIDR: n.podCIDR.String(),
 			Gossip: i < cfg.HollowGossip, Labels: map[string]string{HollowLabel: "true"},
 		}}
 		if i < cfg.HollowGossip {
@@ -99,6 +113,8 @@ func RunHollow(ctx context.Context, cfg Config) error {
 		nodes[i] = n
 		for attempt := 0; ; attempt++ {
 			if _, err = n.rep.register(ctx, readiness{Ready: true}); err == nil {
+				// Spread the periodic reports of nodes registered together over the interval.
+				n.rep.stagger(time.Duration(int64(every) * int64(i) / int64(len(nodes))))
 				return nil
 			}
 			if attempt%10 == 0 {
@@ -125,35 +141,74 @@ func RunHollow(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	log.Info("hollow nodes registered", "nodes", cfg.Hollow, "gossip", min(cfg.Hollow, cfg.HollowGossip), "took", time.Since(start).Round(time.Millisecond))
+	log.Info("hollow nodes registered", "nodes", cfg.Hollow, "gossip", min(cfg.Hollow, cfg.HollowGossip), "took", time.Since(start).Round(time.Millisecond),
+		"statusReportInterval", every)
+	// The identities were written without a sync each (see loadOrJoinHollow); make them
+	// durable at once.
+	if err := syncFS(filepath.Join(cfg.DataDir, "hollow")); err != nil {
+		log.Warn("could not sync the hollow nodes' identities to disk", "error", err)
+	}
 
-	var wg sync.WaitGroup // heartbeats and pod workers; they exit when ctx ends
+	byName := make(map[string]*hollowNode, len(nodes))
+	for _, n := range nodes {
+		byName[n.name] = n
+	}
+	nodeFactory := watchNodes(ctx, nodes[0].client, func(o *metav1.ListOptions) { o.LabelSelector = HollowLabel + "=true" }, func(node *corev1.Node) {
+		if n := byName[node.Name]; n != nil && n.rep.observe(node) {
+			select {
+			case n.kick <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer nodeFactory.Shutdown()
+
+	var wg sync.WaitGroup // status loops and pod workers; they exit when ctx ends
 	defer wg.Wait()
-	for i, n := range nodes {
+	for _, n := range nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Spread the heartbeats over the interval.
-			offset := time.Duration(int64(cfg.StatusInterval) * int64(i) / int64(len(nodes)))
-			if !sleepCtx(ctx, offset) {
-				return
-			}
-			t := time.NewTicker(cfg.StatusInterval)
-			defer t.Stop()
-			for {
-				if err := n.rep.heartbeat(ctx, readiness{Ready: true}); err != nil && ctx.Err() == nil {
-					log.Debug("hollow heartbeat failed", "node", n.name, "error", err)
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-			}
+			n.statusLoop(ctx, cfg.StatusInterval, log)
 		}()
 	}
-	runHollowPods(ctx, nodes, log)
+	runHollowPods(ctx, nodes, byName, log)
 	return nil
+}
+
+// statusLoop writes the hollow node's status whenever the status policy says so: woken by
+// kick or by the next periodic report. A failed write is retried after retry. It returns
+// when ctx ends.
+func (n *hollowNode) statusLoop(ctx context.Context, retry time.Duration, log *slog.Logger) {
+	t := time.NewTimer(time.Until(n.rep.nextPeriodic()))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.kick:
+		case <-t.C:
+		}
+		next := retry
+		if why, err := n.rep.sync(ctx, readiness{Ready: true}); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			log.Debug("hollow node status report failed", "node", n.name, "error", err)
+		} else {
+			if why == dueOverwritten {
+				log.Info("hollow node reported Ready again", "node", n.name)
+			}
+			next = time.Until(n.rep.nextPeriodic())
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(next)
+	}
 }
 
 // startHollowGossip starts a gossip member for a hollow node and joins the masters.
@@ -177,15 +232,14 @@ func startHollowGossip(cfg Config, id *identity, name string, log *slog.Logger) 
 	return g, nil
 }
 
-// parallel runs f(0..n-1) with at most hollowParallelism calls at once and returns the first
-// error.
-func parallel(ctx context.Context, n int, f func(i int) error) error {
+// parallel runs f(0..n-1) with at most workers calls at once and returns the first error.
+func parallel(ctx context.Context, n, workers int, f func(i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	next := make(chan int)
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
-	for w := 0; w < min(n, hollowParallelism); w++ {
+	for w := 0; w < min(n, workers); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -215,11 +269,7 @@ feed:
 }
 
 // runHollowPods plays the pods bound to the hollow nodes until ctx ends.
-func runHollowPods(ctx context.Context, nodes []*hollowNode, log *slog.Logger) {
-	byName := make(map[string]*hollowNode, len(nodes))
-	for _, n := range nodes {
-		byName[n.name] = n
-	}
+func runHollowPods(ctx context.Context, nodes []*hollowNode, byName map[string]*hollowNode, log *slog.Logger) {
 	factory := informers.NewSharedInformerFactoryWithOptions(nodes[0].client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = "spec.nodeName!="
 	}))
@@ -238,7 +288,7 @@ func runHollowPods(ctx context.Context, nodes []*hollowNode, log *slog.Logger) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer queue.ShutDown()
-	for w := 0; w < hollowParallelism; w++ {
+	for w := 0; w < hollowPodWorkers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -287,7 +337,7 @@ func playPod(ctx context.Context, n *hollowNode, pod *corev1.Pod) error {
 		return nil
 	}
 	p := pod.DeepCopy()
-	p.Status = hollowPodStatus(pod, n.ip, time.Now())
+	p.Status = hollowPodStatus(pod, n.ip, n.podCIDR, time.Now())
 	_, err := pods.UpdateStatus(cctx, p, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
@@ -296,9 +346,9 @@ func playPod(ctx context.Context, n *hollowNode, pod *corev1.Pod) error {
 }
 
 // hollowPodStatus is the status of a pod whose containers all started at now.
-func hollowPodStatus(pod *corev1.Pod, hostIP string, now time.Time) corev1.PodStatus {
+func hollowPodStatus(pod *corev1.Pod, hostIP string, podCIDR netip.Prefix, now time.Time) corev1.PodStatus {
 	ts := metav1.NewTime(now)
-	ip := hollowPodIP(string(pod.UID))
+	ip := hollowPodIP(podCIDR, string(pod.UID))
 	st := corev1.PodStatus{
 		Phase: corev1.PodRunning, StartTime: &ts, QOSClass: pod.Status.QOSClass,
 		PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}, HostIP: hostIP, HostIPs: []corev1.HostIP{{IP: hostIP}},
@@ -322,12 +372,20 @@ func hollowPodStatus(pod *corev1.Pod, hostIP string, now time.Time) corev1.PodSt
 	return st
 }
 
-// hollowPodIP derives a stable address in 100.64.0.0/10 from the pod's UID.
-func hollowPodIP(uid string) string {
+// hollowPodCIDR returns hollow node i's pod CIDR: the i-th /24 of 100.64.0.0/10 (room for
+// 16,384 nodes). Hollow nodes register with it, so the node IPAM controller has nothing to do
+// for them and the cluster's pod network is left to real nodes.
+func hollowPodCIDR(i int) netip.Prefix {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], 0x64400000+uint32(i)<<8)
+	return netip.PrefixFrom(netip.AddrFrom4(b), 24)
+}
+
+// hollowPodIP derives a stable address in podCIDR (a /24) from the pod's UID.
+func hollowPodIP(podCIDR netip.Prefix, uid string) string {
 	h := fnv.New32a()
 	h.Write([]byte(uid))
-	v := h.Sum32()&0x003fffff | 0x64400000
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], v)
-	return net.IP(b[:]).String()
+	b := podCIDR.Addr().As4()
+	b[3] = byte(1 + h.Sum32()%254)
+	return netip.AddrFrom4(b).String()
 }

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/capstan-io/capstan/cmd/capstan/adminapi"
 )
 
@@ -79,24 +81,26 @@ func loadIdentity(dir, name string) (id *identity, found bool, err error) {
 }
 
 // save writes the identity to dir; agent.json is written last, so that a crash leaves no
-// half identity that load would accept.
-func (id *identity) save(dir string) error {
+// half identity that load would accept. Each file is synced to disk unless durable is false
+// (hollow nodes, which sync their thousand identities at once afterwards).
+func (id *identity) save(dir string, durable bool) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	for name, data := range map[string][]byte{caFile: id.caPEM, clientCertFile: id.clientCert, clientKeyFile: id.clientKey,
 		servingCertFile: id.servingCert, servingKeyFile: id.servingKey} {
-		if err := writeFileAtomic(filepath.Join(dir, name), data); err != nil {
+		if err := writeFileAtomic(filepath.Join(dir, name), data, durable); err != nil {
 			return err
 		}
 	}
-	return id.saveState(dir)
+	data, _ := json.MarshalIndent(id.state, "", "  ")
+	return writeFileAtomic(filepath.Join(dir, stateFile), data, durable)
 }
 
 // saveState rewrites agent.json (after the masters list changed).
 func (id *identity) saveState(dir string) error {
 	data, _ := json.MarshalIndent(id.state, "", "  ")
-	return writeFileAtomic(filepath.Join(dir, stateFile), data)
+	return writeFileAtomic(filepath.Join(dir, stateFile), data, true)
 }
 
 // join gets a new identity for name through j.
@@ -171,8 +175,9 @@ func newCSR(commonName string) (csrPEM, keyPEM []byte, err error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
 }
 
-// writeFileAtomic writes data to a temporary file, syncs it and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
+// writeFileAtomic writes data to a temporary file, syncs it when durable, and renames it over
+// path.
+func writeFileAtomic(path string, data []byte, durable bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -186,12 +191,27 @@ func writeFileAtomic(path string, data []byte) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// syncFS flushes the file system that holds dir to disk (syncfs(2)).
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", dir, err)
+	}
+	return nil
 }

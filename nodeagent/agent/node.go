@@ -96,6 +96,9 @@ type nodeSpec struct {
 	Gossip bool
 	// Labels are extra labels.
 	Labels map[string]string
+	// PodCIDR, when set, is registered as the Node's spec.podCIDR (hollow nodes bring their
+	// own); otherwise the node IPAM controller assigns one.
+	PodCIDR string
 }
 
 // buildNode returns the Node as registered: metadata and status except conditions.
@@ -111,6 +114,9 @@ func buildNode(s nodeSpec) *corev1.Node {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Labels: labels, Annotations: map[string]string{}}}
 	if s.Gossip {
 		node.Annotations[nodelifecycle.GossipAnnotation] = "true"
+	}
+	if s.PodCIDR != "" {
+		node.Spec.PodCIDR, node.Spec.PodCIDRs = s.PodCIDR, []string{s.PodCIDR}
 	}
 	node.Status = buildStatus(s)
 	return node
@@ -157,10 +163,7 @@ type readiness struct {
 // conditions whose status did not change.
 func conditions(now time.Time, r readiness, prev []corev1.NodeCondition) []corev1.NodeCondition {
 	ts := metav1.NewTime(now)
-	ready := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: reasonReady, Message: "kubelet is posting ready status"}
-	if !r.Ready {
-		ready.Status, ready.Reason, ready.Message = corev1.ConditionFalse, reasonNotReady, r.Message
-	}
+	ready := readyConditionOf(r)
 	out := []corev1.NodeCondition{
 		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", Message: "kubelet has sufficient memory available"},
 		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", Message: "kubelet has no disk pressure"},
@@ -176,6 +179,14 @@ func conditions(now time.Time, r readiness, prev []corev1.NodeCondition) []corev
 		}
 	}
 	return out
+}
+
+// readyConditionOf returns the Ready condition the agent writes for r, without times.
+func readyConditionOf(r readiness) corev1.NodeCondition {
+	if !r.Ready {
+		return corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: reasonNotReady, Message: r.Message}
+	}
+	return corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: reasonReady, Message: "kubelet is posting ready status"}
 }
 
 // conditionsPatch is the strategic merge patch of nodes/status that sets conditions (merged

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"net/netip"
 	goruntime "runtime"
 	"testing"
 	"time"
@@ -155,8 +156,9 @@ func TestConditionsPatchMerges(t *testing.T) {
 
 func TestHollowPodStatus(t *testing.T) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", UID: "u1"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "busybox"}, {Name: "b", Image: "busybox"}}}}
-	st := hollowPodStatus(pod, "10.0.0.5", time.Unix(0, 0))
-	if st.Phase != corev1.PodRunning || st.HostIP != "10.0.0.5" || st.PodIP == "" || st.PodIP != hollowPodIP("u1") {
+	cidr := hollowPodCIDR(3)
+	st := hollowPodStatus(pod, "10.0.0.5", cidr, time.Unix(0, 0))
+	if st.Phase != corev1.PodRunning || st.HostIP != "10.0.0.5" || st.PodIP == "" || st.PodIP != hollowPodIP(cidr, "u1") || !cidr.Contains(netip.MustParseAddr(st.PodIP)) {
 		t.Errorf("status = phase %s host %s pod %s", st.Phase, st.HostIP, st.PodIP)
 	}
 	if len(st.ContainerStatuses) != 2 || !st.ContainerStatuses[1].Ready || st.ContainerStatuses[1].State.Running == nil {
@@ -168,5 +170,26 @@ func TestHollowPodStatus(t *testing.T) {
 	}
 	if !ready {
 		t.Errorf("conditions = %+v; want Ready", st.Conditions)
+	}
+}
+
+func TestHollowPodCIDR(t *testing.T) {
+	tests := []struct {
+		name string
+		i    int
+		want string
+	}{
+		{name: "first", i: 0, want: "100.64.0.0/24"},
+		{name: "second", i: 1, want: "100.64.1.0/24"},
+		{name: "257th", i: 256, want: "100.65.0.0/24"},
+		{name: "last of 10,000", i: 9999, want: "100.103.15.0/24"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := hollowPodCIDR(tt.i)
+			if got.String() != tt.want || !netip.MustParsePrefix("100.64.0.0/10").Contains(got.Addr()) {
+				t.Errorf("hollowPodCIDR(%d) = %s; want %s", tt.i, got, tt.want)
+			}
+		})
 	}
 }

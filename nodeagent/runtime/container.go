@@ -403,13 +403,9 @@ func (r *Containerd) ListContainers(ctx context.Context, filter ContainerFilter)
 	if err != nil {
 		return nil, translate(err, "list containers")
 	}
-	resp, err := r.client.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
+	procs, err := r.taskStates(ctx, cs, filter.PodUID != "")
 	if err != nil {
-		return nil, translate(grpcerr(err), "list tasks")
-	}
-	procs := map[string]*tasktypes.Process{}
-	for _, p := range resp.Tasks {
-		procs[p.ID] = p
+		return nil, err
 	}
 	out := make([]ContainerStatus, 0, len(cs))
 	for _, c := range cs {
@@ -436,6 +432,34 @@ func (r *Containerd) ListContainers(ctx context.Context, filter ContainerFilter)
 		return a.Attempt < b.Attempt
 	})
 	return out, nil
+}
+
+// taskStates returns the state of the tasks of containers cs by container ID. The daemon asks
+// a task's shim for its state on every query, and listing tasks asks every shim on the node: for
+// one pod's containers (few) it queries their tasks one by one, so that a pod's sync costs a
+// constant number of shim calls instead of one per container on the node.
+func (r *Containerd) taskStates(ctx context.Context, cs []containers.Container, few bool) (map[string]*tasktypes.Process, error) {
+	procs := map[string]*tasktypes.Process{}
+	if !few {
+		resp, err := r.client.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
+		if err != nil {
+			return nil, translate(grpcerr(err), "list tasks")
+		}
+		for _, p := range resp.Tasks {
+			procs[p.ID] = p
+		}
+		return procs, nil
+	}
+	for _, c := range cs {
+		resp, err := r.client.TaskService().Get(ctx, &tasksapi.GetRequest{ContainerID: c.ID})
+		switch {
+		case err == nil:
+			procs[c.ID] = resp.Process
+		case !errdefs.IsNotFound(grpcerr(err)):
+			return nil, translate(grpcerr(err), "task of "+c.ID)
+		}
+	}
+	return procs, nil
 }
 
 // finalize records the final status of a container whose main process has exited in its labels
