@@ -33,6 +33,25 @@ func startAgent(t *testing.T, c *cluster.Cluster, ac cluster.AgentConfig) *clust
 	return a
 }
 
+// deletePodsAtCleanup deletes, when the test ends, the Deployments and pods of the default
+// namespace and waits until the agents have removed every pod: containers outlive their
+// agent by design, so they must be stopped before the cluster is.
+func deletePodsAtCleanup(t *testing.T, k *apitest.Kubectl, cs kubernetes.Interface) {
+	t.Cleanup(func() {
+		k.Must("", "delete", "deployment", "--all", "--wait=false")
+		k.Must("", "delete", "pod", "--all", "--wait=false")
+		waitFor(t, 3*time.Minute, "every pod deleted", func() (bool, string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			pods, err := cs.CoreV1().Pods(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			return len(pods.Items) == 0, fmt.Sprintf("%d pods left", len(pods.Items))
+		})
+	})
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -387,6 +390,12 @@ func startLocalCluster(ctx context.Context, dir string, masters, agents int) (*c
 	c, err := cluster.Start(ctx, cluster.Config{Binary: bin, Dir: dir, Masters: masters})
 	cleanup := func() {
 		if c != nil {
+			if agents > 0 {
+				// Containers outlive their agent by design: stop them through the API first.
+				if err := drainPods(c.Kubeconfig(), 2*time.Minute); err != nil {
+					fmt.Fprintf(os.Stderr, "capstan: containers of the local cluster may be left running under %s: %v\n", dir, err)
+				}
+			}
 			c.Close()
 		}
 		if temp {
@@ -411,6 +420,40 @@ func startLocalCluster(ctx context.Context, dir string, masters, agents int) (*c
 		return nil, nil, err
 	}
 	return c, cleanup, nil
+}
+
+// drainPods deletes every pod of the cluster and waits up to timeout until the agents have
+// stopped their containers and removed them.
+func drainPods(kubeconfig string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	grace := int64(1)
+	left := 0
+	err = wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		pods, err := client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil // a master may be busy; retry until the deadline
+		}
+		left = len(pods.Items)
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil {
+				_ = client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace})
+			}
+		}
+		return left == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%d pods left after %s: %w", left, timeout, err)
+	}
+	return nil
 }
 
 // printResults prints benchmark results as a right-aligned table.

@@ -76,20 +76,7 @@ func TestPodWorkloads(t *testing.T) {
 	a := startAgent(t, c, cluster.AgentConfig{Name: "w1", ImportTestImage: true})
 	cs := kubernetes.NewForConfigOrDie(restConfig(t, c, c.Masters[1]))
 	ctx := ctxTimeout(t, 5*time.Minute)
-	// Containers outlive their agent by design: delete every pod before the cluster stops.
-	t.Cleanup(func() {
-		k.Must("", "delete", "deployment", "--all", "--wait=false")
-		k.Must("", "delete", "pod", "--all", "--wait=false")
-		waitFor(t, 3*time.Minute, "every pod deleted", func() (bool, string) {
-			lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			pods, err := cs.CoreV1().Pods("default").List(lctx, metav1.ListOptions{})
-			if err != nil {
-				return false, err.Error()
-			}
-			return len(pods.Items) == 0, fmt.Sprintf("%d pods left", len(pods.Items))
-		})
-	})
+	deletePodsAtCleanup(t, k, cs)
 
 	k.Must(fmt.Sprintf(httpdDeployment, testImageName), "apply", "-f", "-")
 	k.Must("", "rollout", "status", "deployment/httpd", "--timeout=90s")
