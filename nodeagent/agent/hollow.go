@@ -41,14 +41,14 @@ var hollowCapacity = hostInfo{CPUs: 8, MemoryBytes: 32 << 30, EphemeralBytes: 10
 
 // hollowNode is one simulated node.
 type hollowNode struct {
-	name   string
-	ip     string // the node's address, the pods' host IP
+	name string
+	ip   string // the node's address, the pods' host IP
 	// podCIDR is the node's own block of 100.64.0.0/10 (hollowPodCIDR); its pods' IPs are
 	// in it.
 	podCIDR netip.Prefix
-	client kubernetes.Interface
-	rep    *reporter
-	gossip *gossip.Gossip // nil for nodes without a gossip member
+	client  kubernetes.Interface
+	rep     *reporter
+	gossip  *gossip.Gossip // nil for nodes without a gossip member
 	// kick wakes the node's status loop when its stored Ready condition was overwritten.
 	kick chan struct{}
 }
