@@ -53,6 +53,10 @@ type Config struct {
 	// HeartbeatTimeout and ElectionTimeout are Raft's timeouts (default 500 ms each).
 	HeartbeatTimeout time.Duration
 	ElectionTimeout  time.Duration
+	// FastFailover makes a follower stand for election at once, without waiting for its
+	// heartbeat timeout, when the leader has been silent for a quarter of HeartbeatTimeout
+	// and its peer port refuses connections (its process is gone); see failover.go.
+	FastFailover bool
 	// LeaderLeaseTimeout is how long a leader stays leader without contact with a quorum.
 	// It must not exceed HeartbeatTimeout.
 	LeaderLeaseTimeout time.Duration
@@ -128,6 +132,7 @@ func DefaultConfig() Config {
 		HeartbeatTimeout:    500 * time.Millisecond,
 		ElectionTimeout:     500 * time.Millisecond,
 		LeaderLeaseTimeout:  250 * time.Millisecond,
+		FastFailover:        true,
 		CommitTimeout:       25 * time.Millisecond,
 		MaxAppendEntries:    256,
 		SnapshotThreshold:   8192,

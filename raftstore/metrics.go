@@ -18,6 +18,7 @@ type metrics struct {
 	readIndexDuration prometheus.Histogram
 	forwardedWrites   prometheus.Counter
 	leaderChanges     prometheus.Counter
+	fastElections     prometheus.Counter
 	invalidEntries    prometheus.Counter
 	snapshotRestores  prometheus.Counter
 	snapshotBytes     prometheus.Gauge
@@ -42,6 +43,7 @@ func newMetrics() *metrics {
 		readIndexDuration: hist("read_index_duration_seconds", "Time to obtain a linearizable read index and catch up to it."),
 		forwardedWrites:   counter("forwarded_writes_total", "Writes this member forwarded to the leader."),
 		leaderChanges:     counter("leader_changes_total", "Leadership changes observed by this member."),
+		fastElections:     counter("fast_elections_total", "Elections this member stood for at once because the leader's peer port refused connections."),
 		invalidEntries:    counter("invalid_entries_total", "Committed entries the state machine could not decode."),
 		snapshotRestores:  counter("snapshot_restores_total", "Times this member replaced its state with a snapshot (at start or from the leader)."),
 		snapshotBytes: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -58,7 +60,7 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) error {
 	m := s.metrics
 	collectors := []prometheus.Collector{
 		m.proposeDuration, m.applyDuration, m.fsyncDuration, m.readIndexDuration,
-		m.forwardedWrites, m.leaderChanges, m.invalidEntries, m.snapshotRestores, m.snapshotBytes,
+		m.forwardedWrites, m.leaderChanges, m.fastElections, m.invalidEntries, m.snapshotRestores, m.snapshotBytes,
 		gauge("commit_index", "Raft commit index known to this member.", func() float64 { return float64(s.raft.CommitIndex()) }),
 		gauge("applied_index", "Revision of the last entry this member's state machine applied.", func() float64 { return float64(s.fsm.revision()) }),
 		gauge("compact_revision", "Revision below which history has been compacted.", func() float64 { return float64(s.fsm.currentView().CompactRevision()) }),

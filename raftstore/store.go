@@ -171,6 +171,9 @@ func Open(cfg Config) (*Store, error) {
 	s.spawn(func() { _ = server.Serve(s.ctx, rpcListener) })
 	s.spawn(func() { s.leadershipLoop(observations) })
 	s.spawn(s.verifyLoop)
+	if cfg.FastFailover {
+		s.spawn(s.failoverLoop)
+	}
 
 	if cfg.Registerer != nil {
 		if err := s.registerMetrics(cfg.Registerer); err != nil {

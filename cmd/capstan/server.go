@@ -52,6 +52,7 @@ func (o *serverOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.SnapshotInterval, "raft-snapshot-interval", c.SnapshotInterval, "How often the Raft snapshot threshold is checked.")
 	fs.Int64Var(&c.QuotaBytes, "store-quota-bytes", c.QuotaBytes, "Largest size of the store; writes beyond it fail.")
 	fs.Int64Var(&c.DefaultTolerationSeconds, "default-toleration-seconds", c.DefaultTolerationSeconds, "Seconds a pod without its own toleration stays on a not-ready or unreachable node before it is evicted.")
+	fs.BoolVar(&c.DisableFastFailover, "disable-fast-failover", c.DisableFastFailover, "Wait for the Raft heartbeat timeout after a leader's process dies, instead of electing a new leader as soon as its peer port refuses connections.")
 	fs.BoolVar(&c.DisableControllers, "disable-controllers", c.DisableControllers, "Run no scheduler or controllers on this master, even when it leads.")
 	fs.StringVar(&c.ServiceCIDR, "service-cidr", c.ServiceCIDR, "Range of service cluster IPs.")
 	fs.StringVar(&c.ClusterCIDR, "cluster-cidr", c.ClusterCIDR, "Pod network; every node gets a block of it for its pods' addresses.")

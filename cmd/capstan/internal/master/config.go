@@ -66,6 +66,9 @@ type Config struct {
 	DefaultTolerationSeconds int64 `json:"defaultTolerationSeconds"`
 	// DisableControllers runs no scheduler or controllers on this master when it leads.
 	DisableControllers bool `json:"disableControllers,omitempty"`
+	// DisableFastFailover leaves leader deaths to Raft's heartbeat timeout alone (see
+	// raftstore.Config.FastFailover).
+	DisableFastFailover bool `json:"disableFastFailover,omitempty"`
 	// ServiceCIDR is the range of service cluster IPs; NodePortRange is "min-max".
 	ServiceCIDR string `json:"serviceCIDR"`
 	// ClusterCIDR is the pod network; every node gets a block of NodeCIDRMaskSize bits from it.

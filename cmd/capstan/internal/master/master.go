@@ -132,6 +132,7 @@ func Start(ctx context.Context, cfg Config) (*Master, error) {
 	sc.HeartbeatTimeout, sc.ElectionTimeout = cfg.HeartbeatTimeout, cfg.ElectionTimeout
 	sc.LeaderLeaseTimeout = min(sc.LeaderLeaseTimeout, cfg.HeartbeatTimeout/2)
 	sc.CommitTimeout = min(sc.CommitTimeout, cfg.HeartbeatTimeout/4)
+	sc.FastFailover = !cfg.DisableFastFailover
 	sc.SnapshotThreshold, sc.QuotaBytes = cfg.SnapshotThreshold, cfg.QuotaBytes
 	sc.TrailingLogs, sc.SnapshotInterval = cfg.TrailingLogs, cfg.SnapshotInterval
 	sc.Logger, sc.Registerer = log, metrics
