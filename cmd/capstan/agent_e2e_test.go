@@ -52,6 +52,18 @@ func deletePodsAtCleanup(t *testing.T, k *apitest.Kubectl, cs kubernetes.Interfa
 	})
 }
 
+// skipWithoutContainers skips the test when this host cannot run containers or kubectl is
+// missing.
+func skipWithoutContainers(t *testing.T) {
+	t.Helper()
+	if err := runtime.CheckHost(); err != nil {
+		t.Skipf("this host cannot run containers: %v", err)
+	}
+	if _, err := os.Stat(apitest.KubectlPath); err != nil {
+		t.Skipf("kubectl is not installed at %s", apitest.KubectlPath)
+	}
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
@@ -87,12 +99,7 @@ func nodeReadyStatus(ctx context.Context, cs kubernetes.Interface, name string) 
 // work through the kubelet API, deleting a pod completes; then the agent dies (the node goes
 // NotReady through gossip) and comes back with its saved identity.
 func TestAgentRunsPods(t *testing.T) {
-	if err := runtime.CheckHost(); err != nil {
-		t.Skipf("this host cannot run containers: %v", err)
-	}
-	if _, err := os.Stat(apitest.KubectlPath); err != nil {
-		t.Skipf("kubectl is not installed at %s", apitest.KubectlPath)
-	}
+	skipWithoutContainers(t)
 	c := startCluster(t, 3)
 	k := apitest.NewKubectl(t, c.Kubeconfig())
 	a := startAgent(t, c, cluster.AgentConfig{Name: "a1", ImportTestImage: true})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/capstan-io/capstan/chaos/cluster"
 	"github.com/capstan-io/capstan/cmd/capstan/internal/apibench"
+	"github.com/capstan-io/capstan/cmd/capstan/internal/hollowbench"
 	"github.com/capstan-io/capstan/cmd/capstan/internal/schedbench"
 	"github.com/capstan-io/capstan/cmd/capstan/internal/startbench"
 	"github.com/capstan-io/capstan/nodeagent/runtime"
@@ -27,7 +28,7 @@ import (
 )
 
 func benchCommand() *command {
-	return &command{name: "bench", summary: "measure Capstan's performance", subs: []*command{benchStoreCommand(), benchAPICommand(), benchSchedulerCommand(), benchStartupCommand()}}
+	return &command{name: "bench", summary: "measure Capstan's performance", subs: []*command{benchStoreCommand(), benchAPICommand(), benchSchedulerCommand(), benchStartupCommand(), benchHollowCommand()}}
 }
 
 // outputOptions selects human or JSON output.
@@ -304,6 +305,62 @@ func benchStartupCommand() *command {
 				return ferr
 			}
 			return err
+		},
+	}
+}
+
+// benchHollowOptions are the flags of `capstan bench hollow`.
+type benchHollowOptions struct {
+	outputOptions
+	masters int
+	dir     string
+	cfg     hollowbench.Config
+}
+
+func (o *benchHollowOptions) AddFlags(fs *pflag.FlagSet) {
+	o.outputOptions.AddFlags(fs)
+	fs.IntVar(&o.masters, "masters", o.masters, "Masters of the local cluster.")
+	fs.StringVar(&o.dir, "data-dir", o.dir, "Where the local cluster keeps its data (default: a temporary directory, removed afterwards).")
+	fs.IntVar(&o.cfg.Nodes, "nodes", o.cfg.Nodes, "Hollow nodes the agent runs.")
+	fs.DurationVar(&o.cfg.Idle, "idle", o.cfg.Idle, "Length of each idle window the write rate is measured over (one before the agent starts, one after its nodes are Ready).")
+	fs.DurationVar(&o.cfg.Timeout, "timeout", o.cfg.Timeout, "How long to wait for every hollow node to be Ready.")
+}
+
+func (o *benchHollowOptions) Validate() error {
+	errs := []error{o.outputOptions.Validate(), o.cfg.Validate()}
+	if o.masters < 1 || o.masters%2 == 0 {
+		errs = append(errs, fmt.Errorf("--masters %d must be a positive odd number", o.masters))
+	}
+	return errors.Join(errs...)
+}
+
+func benchHollowCommand() *command {
+	o := &benchHollowOptions{outputOptions: outputOptions{Output: "table"}, masters: 3, cfg: hollowbench.DefaultConfig()}
+	return &command{
+		name:     "hollow",
+		summary:  "start a local cluster and one hollow agent, and measure the nodes' registration time, the agent's memory and the idle nodes' writes",
+		flags:    o.AddFlags,
+		noArgs:   true,
+		validate: o.Validate,
+		run: func(ctx context.Context, _ []string, out io.Writer) error {
+			c, cleanup, err := startLocalCluster(ctx, o.dir, o.masters, 0)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			o.cfg.Cluster = c
+			rep, err := hollowbench.Run(ctx, o.cfg)
+			if err != nil {
+				return err
+			}
+			if o.Output == "json" {
+				return printJSON(out, rep)
+			}
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "NODES\tREGISTER S\tRSS MIB\tPEAK RSS MIB\tBASELINE WRITES/S\tIDLE WRITES/S\tNODE WRITES/S\t")
+			fmt.Fprintf(tw, "%d\t%.1f\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t\n", rep.Nodes, rep.RegisterSeconds, float64(rep.RSSBytes)/(1<<20), float64(rep.PeakRSSBytes)/(1<<20),
+				rep.BaselineWritesPerSecond, rep.IdleWritesPerSecond, rep.NodeWritesPerSecond)
+			return tw.Flush()
 		},
 	}
 }

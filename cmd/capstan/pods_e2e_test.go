@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/capstan-io/capstan/apiserver/apitest"
 	"github.com/capstan-io/capstan/chaos/cluster"
-	"github.com/capstan-io/capstan/nodeagent/runtime"
 )
 
 // httpdDeployment serves a page naming the pod with busybox httpd. %s is the image.
@@ -65,12 +63,7 @@ spec:
 // back-off, a liveness probe, the memory limit, rollout undo, and an agent restart that leaves
 // the containers running.
 func TestPodWorkloads(t *testing.T) {
-	if err := runtime.CheckHost(); err != nil {
-		t.Skipf("this host cannot run containers: %v", err)
-	}
-	if _, err := os.Stat(apitest.KubectlPath); err != nil {
-		t.Skipf("kubectl is not installed at %s", apitest.KubectlPath)
-	}
+	skipWithoutContainers(t)
 	c := startCluster(t, 3)
 	k := apitest.NewKubectl(t, c.Kubeconfig())
 	a := startAgent(t, c, cluster.AgentConfig{Name: "w1", ImportTestImage: true})

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/capstan-io/capstan/apiserver/apitest"
 	"github.com/capstan-io/capstan/chaos/cluster"
 	"github.com/capstan-io/capstan/cmd/capstan/internal/startbench"
-	"github.com/capstan-io/capstan/nodeagent/runtime"
 )
 
 // TestWorkloads complements TestPodWorkloads (pods_e2e_test.go), which covers the httpd
@@ -27,12 +25,7 @@ import (
 // restartPolicy Always (lastState OOMKilled) and an httpGet liveness probe on a closed port
 // (Unhealthy, then Killing).
 func TestWorkloads(t *testing.T) {
-	if err := runtime.CheckHost(); err != nil {
-		t.Skipf("this host cannot run containers: %v", err)
-	}
-	if _, err := os.Stat(apitest.KubectlPath); err != nil {
-		t.Skipf("kubectl is not installed at %s", apitest.KubectlPath)
-	}
+	skipWithoutContainers(t)
 	c := startCluster(t, 3)
 	k := apitest.NewKubectl(t, c.Kubeconfig())
 	startAgent(t, c, cluster.AgentConfig{Name: "wl1", ImportTestImage: true})
