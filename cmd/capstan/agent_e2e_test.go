@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -198,4 +199,85 @@ func TestHollowNodes(t *testing.T) {
 	if err := c.WaitNodesReady(ctx, a); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPodsReplacedAfterNodeDeath runs a Deployment over the nodes of two hollow agents and
+// kills one agent: its nodes become Ready=Unknown through gossip, the pods on them are evicted
+// once the default toleration (5 s here) has run out, and the Deployment is whole again on
+// the other agent's nodes.
+func TestPodsReplacedAfterNodeDeath(t *testing.T) {
+	if _, err := os.Stat(apitest.KubectlPath); err != nil {
+		t.Skipf("kubectl is not installed at %s", apitest.KubectlPath)
+	}
+	c := startCluster(t, 3, "--default-toleration-seconds=5")
+	k := apitest.NewKubectl(t, c.Kubeconfig())
+	doomed := startAgent(t, c, cluster.AgentConfig{Name: "doomed", Hollow: 3})
+	spare := startAgent(t, c, cluster.AgentConfig{Name: "spare", Hollow: 3})
+	onDoomed := map[string]bool{}
+	for _, n := range doomed.Nodes {
+		onDoomed[n] = true
+	}
+	k.Must("", "create", "deployment", "spread", "--image=busybox", "--replicas=6", "--", "sleep", "3600")
+	k.Must("", "rollout", "status", "deployment/spread", "--timeout=60s")
+	cs := kubernetes.NewForConfigOrDie(restConfig(t, c, c.Masters[0]))
+	ctx := ctxTimeout(t, 3*time.Minute)
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=spread"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victims []string
+	for _, p := range pods.Items {
+		if onDoomed[p.Spec.NodeName] {
+			victims = append(victims, p.Name)
+		}
+	}
+	if len(victims) == 0 {
+		t.Fatalf("no pod of 6 landed on the 3 nodes of agent %s; the test needs some", doomed.Name)
+	}
+
+	if err := c.KillAgent(doomed); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	waitFor(t, 30*time.Second, "the dead agent's nodes Ready=Unknown", func() (bool, string) {
+		for _, n := range doomed.Nodes {
+			if s := nodeReadyStatus(ctx, cs, n); s != corev1.ConditionUnknown {
+				return false, n + " is " + string(s)
+			}
+		}
+		return true, ""
+	})
+	t.Logf("%d nodes Ready=Unknown %s after their agent was killed", len(doomed.Nodes), time.Since(killed).Round(time.Millisecond))
+
+	waitFor(t, 2*time.Minute, "6 ready replicas on the surviving nodes, the dead nodes' pods evicted", func() (bool, string) {
+		list, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=spread"})
+		if err != nil {
+			return false, err.Error()
+		}
+		ready, evicted := 0, 0
+		for _, p := range list.Items {
+			switch {
+			case p.DeletionTimestamp != nil:
+				if slices.Contains(victims, p.Name) {
+					evicted++
+				}
+			case onDoomed[p.Spec.NodeName]:
+				return false, fmt.Sprintf("pod %s still on dead node %s", p.Name, p.Spec.NodeName)
+			case podReady(&p):
+				ready++
+			}
+		}
+		return ready == 6 && evicted == len(victims), fmt.Sprintf("%d ready elsewhere, %d of %d evicted", ready, evicted, len(victims))
+	})
+	t.Logf("%d pods evicted and replaced on agent %s's nodes %s after the kill", len(victims), spare.Name, time.Since(killed).Round(time.Millisecond))
+}
+
+// podReady reports whether the pod's Ready condition is True.
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

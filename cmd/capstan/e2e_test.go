@@ -36,12 +36,14 @@ func TestMain(m *testing.M) {
 	cluster.RunWithBinary(m, &capstanBinary)
 }
 
-func startCluster(t *testing.T, masters int) *cluster.Cluster {
+// startCluster starts masters with 300 ms Raft timeouts and serverArgs, and stops them when
+// the test ends.
+func startCluster(t *testing.T, masters int, serverArgs ...string) *cluster.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := cluster.Start(ctx, cluster.Config{Binary: capstanBinary, Dir: t.TempDir(), Masters: masters,
-		ServerArgs: []string{"--raft-heartbeat-timeout=300ms", "--raft-election-timeout=300ms"}})
+		ServerArgs: append([]string{"--raft-heartbeat-timeout=300ms", "--raft-election-timeout=300ms"}, serverArgs...)})
 	if c != nil {
 		t.Cleanup(c.Close)
 	}
