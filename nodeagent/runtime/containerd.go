@@ -14,7 +14,6 @@ import (
 	eventsapi "github.com/containerd/containerd/api/services/events/v1"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/errdefs"
-	gocni "github.com/containerd/go-cni"
 )
 
 // Containerd is the Runtime of real nodes: containers run by containerd (through its Go client,
@@ -23,7 +22,7 @@ import (
 type Containerd struct {
 	cfg        Config
 	client     *containerd.Client
-	cni        gocni.CNI
+	networks   *podNetworks
 	loggerPath string
 	stateLock  *os.File // flocked while the runtime is open
 
@@ -84,8 +83,13 @@ func New(ctx context.Context, cfg Config) (*Containerd, error) {
 	if r.client, err = dial(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if r.cni, err = newCNI(cfg.Network, r.ipamDir()); err != nil {
+	if r.networks, err = newPodNetworks(cfg.Network, r.ipamDir()); err != nil {
 		return nil, err
+	}
+	if cfg.Network.IPMasq && len(cfg.Network.ConfList) == 0 {
+		if err := masqueradeSubnet(ctx, cfg.Network); err != nil {
+			return nil, err
+		}
 	}
 	// Subscribe before anything is listed, so that a caller who lists after New misses no event.
 	evctx, cancel := context.WithCancel(context.Background())

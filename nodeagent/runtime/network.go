@@ -6,15 +6,82 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 
 	gocni "github.com/containerd/go-cni"
 	corev1 "k8s.io/api/core/v1"
 )
 
-// newCNI loads the network configuration. The configuration list is loaded before the loopback
-// network so that the pod's interface is eth0 (RUNTIME.md pitfall 1).
-func newCNI(n NetworkConfig, ipamDir string) (gocni.CNI, error) {
-	conf, err := n.confList(ipamDir)
+// Pod network variants, recorded in each sandbox so that its DEL runs the plugins its ADD ran.
+const (
+	// networkLegacy is what agents before the variants attached every pod with: the bridge
+	// masquerading per pod (an iptables chain each) and portmap.
+	networkLegacy = ""
+	// networkPlain is bridge + host-local, for pods without host ports; the node masquerades
+	// the whole subnet with one chain (nodeMasquerade).
+	networkPlain = "plain"
+	// networkPorts is networkPlain followed by portmap, for pods with host ports.
+	networkPorts = "ports"
+)
+
+// podNetworks are the loaded CNI configurations, one per variant. Per-pod iptables work is the
+// most expensive part of a pod's start (every iptables call takes the host-wide xtables lock and
+// reads the whole ruleset), so pods without host ports skip portmap, and masquerading is one
+// rule set for the node rather than a chain per pod.
+type podNetworks struct {
+	plain, ports gocni.CNI
+	// legacy detaches sandboxes attached by an older agent; loaded on first use.
+	legacyOnce sync.Once
+	legacy     gocni.CNI
+	legacyErr  error
+	conf       NetworkConfig
+	ipamDir    string
+}
+
+// newPodNetworks loads the network configurations; with a custom ConfList, every variant is it.
+func newPodNetworks(n NetworkConfig, ipamDir string) (*podNetworks, error) {
+	nw := &podNetworks{conf: n, ipamDir: ipamDir}
+	var err error
+	if nw.plain, err = newCNI(n, ipamDir, false, false); err != nil {
+		return nil, err
+	}
+	if len(n.ConfList) > 0 {
+		nw.ports, nw.legacy = nw.plain, nw.plain
+		nw.legacyOnce.Do(func() {})
+		return nw, nil
+	}
+	if nw.ports, err = newCNI(n, ipamDir, false, true); err != nil {
+		return nil, err
+	}
+	return nw, nil
+}
+
+// variant returns the variant a new sandbox with port mappings pms is attached with.
+func variant(pms []PortMapping) string {
+	if len(pms) > 0 {
+		return networkPorts
+	}
+	return networkPlain
+}
+
+// of returns the configuration of variant v.
+func (nw *podNetworks) of(v string) (gocni.CNI, error) {
+	switch v {
+	case networkPlain:
+		return nw.plain, nil
+	case networkPorts:
+		return nw.ports, nil
+	}
+	nw.legacyOnce.Do(func() { nw.legacy, nw.legacyErr = newCNI(nw.conf, nw.ipamDir, nw.conf.IPMasq, true) })
+	return nw.legacy, nw.legacyErr
+}
+
+// newCNI loads the network configuration of a variant: bridge + host-local, with per-pod
+// masquerading when masqPerPod, followed by portmap when portmap. The configuration list is
+// loaded before the loopback network so that the pod's interface is eth0 (RUNTIME.md
+// pitfall 1).
+func newCNI(n NetworkConfig, ipamDir string, masqPerPod, portmap bool) (gocni.CNI, error) {
+	conf, err := n.confList(ipamDir, masqPerPod, portmap)
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +131,9 @@ type (
 )
 
 // confList returns ConfList or the generated configuration: a bridge with the subnet's first
-// address as gateway, host-local IPAM with its state in ipamDir, a default route, and portmap.
-func (n NetworkConfig) confList(ipamDir string) ([]byte, error) {
+// address as gateway (masquerading per pod when masqPerPod), host-local IPAM with its state in
+// ipamDir, a default route, and portmap when portmap.
+func (n NetworkConfig) confList(ipamDir string, masqPerPod, portmap bool) ([]byte, error) {
 	if len(n.ConfList) > 0 {
 		return n.ConfList, nil
 	}
@@ -81,7 +149,7 @@ func (n NetworkConfig) confList(ipamDir string) ([]byte, error) {
 		Name:       n.Name,
 		Plugins: []any{
 			cniBridge{
-				Type: "bridge", Bridge: n.Bridge, IsGateway: true, IPMasq: n.IPMasq, HairpinMode: true,
+				Type: "bridge", Bridge: n.Bridge, IsGateway: true, IPMasq: masqPerPod, HairpinMode: true,
 				IPAM: cniIPAM{
 					Type:    "host-local",
 					Ranges:  [][]cniRange{{{Subnet: ipn.String(), Gateway: gw.String()}}},
@@ -89,8 +157,10 @@ func (n NetworkConfig) confList(ipamDir string) ([]byte, error) {
 					DataDir: ipamDir,
 				},
 			},
-			cniPortMap{Type: "portmap", Capabilities: map[string]bool{"portMappings": true}, SNAT: true},
 		},
+	}
+	if portmap {
+		conf.Plugins = append(conf.Plugins, cniPortMap{Type: "portmap", Capabilities: map[string]bool{"portMappings": true}, SNAT: true})
 	}
 	return json.Marshal(conf)
 }
@@ -124,7 +194,11 @@ func cniOpts(rec *sandboxRecord) []gocni.NamespaceOpts {
 
 // setupNetwork attaches the namespace to the pod network and returns the pod's addresses.
 func (r *Containerd) setupNetwork(ctx context.Context, rec *sandboxRecord) ([]string, error) {
-	res, err := r.cni.Setup(ctx, rec.UID, rec.NetNSPath, cniOpts(rec)...)
+	c, err := r.networks.of(rec.Network)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.Setup(ctx, rec.UID, rec.NetNSPath, cniOpts(rec)...)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: set up the network of pod %s: %w", rec.UID, err)
 	}
@@ -147,7 +221,11 @@ func (r *Containerd) setupNetwork(ctx context.Context, rec *sandboxRecord) ([]st
 // teardownNetwork detaches the pod from the network (CNI DEL works also when the namespace is
 // already gone) and removes the namespace.
 func (r *Containerd) teardownNetwork(ctx context.Context, rec *sandboxRecord) error {
-	if err := r.cni.Remove(ctx, rec.UID, rec.NetNSPath, cniOpts(rec)...); err != nil {
+	c, err := r.networks.of(rec.Network)
+	if err != nil {
+		return err
+	}
+	if err := c.Remove(ctx, rec.UID, rec.NetNSPath, cniOpts(rec)...); err != nil {
 		return fmt.Errorf("runtime: tear down the network of pod %s: %w", rec.UID, err)
 	}
 	return nil

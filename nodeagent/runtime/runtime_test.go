@@ -3,6 +3,7 @@ package runtime
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -175,18 +176,61 @@ func TestSameRegistry(t *testing.T) {
 func TestConfList(t *testing.T) {
 	n := DefaultConfig().Network
 	n.Subnet = "10.88.0.0/16"
-	b, err := n.confList("/var/lib/capstan/runtime/ipam")
+	bridge := func(masq bool) string {
+		return fmt.Sprintf(`{"type":"bridge","bridge":"capstan0","isGateway":true,"ipMasq":%v,"hairpinMode":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.0.0/16","gateway":"10.88.0.1"}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":"/var/lib/capstan/runtime/ipam"}}`, masq)
+	}
+	const portmap = `{"type":"portmap","capabilities":{"portMappings":true},"snat":true}`
+	for _, tc := range []struct {
+		name                string
+		masqPerPod, portmap bool
+		plugins             string
+	}{
+		{"plain", false, false, bridge(false)},
+		{"ports", false, true, bridge(false) + "," + portmap},
+		{"legacy", true, true, bridge(true) + "," + portmap},
+	} {
+		b, err := n.confList("/var/lib/capstan/runtime/ipam", tc.masqPerPod, tc.portmap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `{"cniVersion":"1.0.0","name":"capstan","plugins":[` + tc.plugins + `]}`
+		if string(b) != want {
+			t.Errorf("%s: confList() =\n%s\nwant\n%s", tc.name, b, want)
+		}
+		if !json.Valid(b) {
+			t.Errorf("%s: confList() is not JSON", tc.name)
+		}
+	}
+}
+
+func TestVariant(t *testing.T) {
+	if v := variant(nil); v != networkPlain {
+		t.Errorf("variant(no ports) = %q, want %q", v, networkPlain)
+	}
+	if v := variant([]PortMapping{{HostPort: 8080, ContainerPort: 80}}); v != networkPorts {
+		t.Errorf("variant(host port) = %q, want %q", v, networkPorts)
+	}
+}
+
+func TestMasqueradeRules(t *testing.T) {
+	n := DefaultConfig().Network
+	n.Subnet = "10.244.3.0/24"
+	got, err := masqueradeRules(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"cniVersion":"1.0.0","name":"capstan","plugins":[` +
-		`{"type":"bridge","bridge":"capstan0","isGateway":true,"ipMasq":true,"hairpinMode":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.0.0/16","gateway":"10.88.0.1"}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":"/var/lib/capstan/runtime/ipam"}},` +
-		`{"type":"portmap","capabilities":{"portMappings":true},"snat":true}]}`
-	if string(b) != want {
-		t.Errorf("confList() =\n%s\nwant\n%s", b, want)
+	want := "*nat\n:CAPSTAN-MASQ-capstan0 - [0:0]\n" +
+		"-A CAPSTAN-MASQ-capstan0 ! -s 10.244.3.0/24 -j RETURN\n" +
+		"-A CAPSTAN-MASQ-capstan0 -d 10.244.3.0/24 -j RETURN\n" +
+		"-A CAPSTAN-MASQ-capstan0 -d 224.0.0.0/4 -j RETURN\n" +
+		"-A CAPSTAN-MASQ-capstan0 -m comment --comment \"capstan pod network capstan\" -j MASQUERADE\n" +
+		"COMMIT\n"
+	if got != want {
+		t.Errorf("masqueradeRules =\n%s\nwant\n%s", got, want)
 	}
-	if !json.Valid(b) {
-		t.Errorf("confList() is not JSON")
+	n.Subnet = "bad"
+	if _, err := masqueradeRules(n); err == nil || !strings.Contains(err.Error(), `"bad"`) {
+		t.Errorf("masqueradeRules(subnet bad) = %v; want an error naming it", err)
 	}
 }
 

@@ -24,8 +24,10 @@ type sandboxRecord struct {
 	NetNSPath    string        `json:"netnsPath"`
 	IPs          []string      `json:"ips,omitempty"`
 	PortMappings []PortMapping `json:"portMappings,omitempty"`
-	CreatedAt    time.Time     `json:"createdAt"`
-	Complete     bool          `json:"complete"`
+	// Network is the pod network variant the sandbox was attached with (networkPlain...).
+	Network   string    `json:"network,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	Complete  bool      `json:"complete"`
 }
 
 // sandbox returns the record as a Sandbox, checking that its namespace still exists.
@@ -97,7 +99,7 @@ func (r *Containerd) RunSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbo
 	}
 	rec := &sandboxRecord{
 		UID: cfg.UID, Name: cfg.Name, Namespace: cfg.Namespace, NetNSPath: nsPath,
-		PortMappings: append([]PortMapping(nil), cfg.PortMappings...), CreatedAt: time.Now().UTC(),
+		PortMappings: append([]PortMapping(nil), cfg.PortMappings...), Network: variant(cfg.PortMappings), CreatedAt: time.Now().UTC(),
 	}
 	if err := r.saveSandbox(rec); err != nil {
 		netns.Remove(nsPath)
