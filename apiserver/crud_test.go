@@ -1,6 +1,9 @@
 package apiserver
 
 import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,8 +11,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 )
 
 func testPod(name string) *corev1.Pod {
@@ -113,10 +120,32 @@ func TestPodLifecycle(t *testing.T) {
 	}
 }
 
+// TestWatchSeesChangesAndResumes runs a typed client-go watch in each stream format: client-go
+// asks for protobuf by default, and for JSON when told to accept only JSON.
 func TestWatchSeesChangesAndResumes(t *testing.T) {
 	ts := newTestServer(t, nil)
+	tests := []struct {
+		name   string
+		accept string
+	}{
+		{name: "protobuf"},
+		{name: "json", accept: "application/json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tt.name}}
+			if _, err := ts.client.CoreV1().Namespaces().Create(testContext(t), ns, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			rc := rest.CopyConfig(ts.config)
+			rc.AcceptContentTypes = tt.accept
+			testWatchSeesChangesAndResumes(t, kubernetes.NewForConfigOrDie(rc).CoreV1().ConfigMaps(tt.name))
+		})
+	}
+}
+
+func testWatchSeesChangesAndResumes(t *testing.T, cms typedcorev1.ConfigMapInterface) {
 	ctx := testContext(t)
-	cms := ts.client.CoreV1().ConfigMaps("default")
 	first, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}, Data: map[string]string{"k": "1"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -157,5 +186,77 @@ func TestWatchSeesChangesAndResumes(t *testing.T) {
 	ev := <-w0.ResultChan()
 	if ev.Type != watch.Added || ev.Object.(*corev1.ConfigMap).Name != "b" {
 		t.Errorf("first event of a watch from 0 = %s %v; want ADDED b", ev.Type, ev.Object)
+	}
+}
+
+// TestWatchStreamFormats reads raw watch streams and checks the Content-Type the Accept header
+// yields and the framing of the first event.
+func TestWatchStreamFormats(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ctx := testContext(t)
+	if _, err := ts.client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm"}, Data: map[string]string{"k": "<&>"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		accept    string
+		wantType  string
+		wantTable bool
+	}{
+		{accept: "", wantType: "application/json"},
+		{accept: "application/json", wantType: "application/json"},
+		{accept: "application/yaml", wantType: "application/json"},
+		{accept: "application/vnd.kubernetes.protobuf", wantType: "application/vnd.kubernetes.protobuf;stream=watch"},
+		{accept: "application/vnd.kubernetes.protobuf, application/json", wantType: "application/vnd.kubernetes.protobuf;stream=watch"},
+		{accept: "application/json;as=Table;g=meta.k8s.io;v=v1", wantType: "application/json", wantTable: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.accept, func(t *testing.T) {
+			// The server ends the stream after a second; the first event is the ADDED of cm.
+			code, header, body := ts.do(t, "GET", "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0&timeoutSeconds=1", "", tt.accept, nil, testToken)
+			if code != 200 || header.Get("Content-Type") != tt.wantType {
+				t.Fatalf("watch: %d %q; want 200 %q (%s)", code, header.Get("Content-Type"), tt.wantType, body)
+			}
+			var ev metav1.WatchEvent
+			var obj runtime.Object
+			var err error
+			if strings.HasPrefix(tt.wantType, mediaProtobuf) {
+				if len(body) < 4 || int(binary.BigEndian.Uint32(body)) > len(body)-4 {
+					t.Fatalf("protobuf stream of %d bytes does not start with a whole frame", len(body))
+				}
+				if err := ev.Unmarshal(body[4 : 4+binary.BigEndian.Uint32(body)]); err != nil {
+					t.Fatalf("frame is not a WatchEvent: %v", err)
+				}
+				obj, _, err = protobufSerializer.Decode(ev.Object.Raw, nil, nil)
+			} else {
+				line, _, _ := bytes.Cut(body, []byte("\n"))
+				if err := json.Unmarshal(line, &ev); err != nil {
+					t.Fatalf("first line %q is not a WatchEvent: %v", line, err)
+				}
+				if tt.wantTable {
+					table := &metav1.Table{} // not in client-go's scheme
+					obj, err = table, json.Unmarshal(ev.Object.Raw, table)
+				} else {
+					obj, _, err = jsonSerializer.Decode(ev.Object.Raw, nil, nil)
+				}
+			}
+			if err != nil {
+				t.Fatalf("event object: %v", err)
+			}
+			switch o := obj.(type) {
+			case *corev1.ConfigMap:
+				if tt.wantTable || o.Name != "cm" || o.Data["k"] != "<&>" {
+					t.Errorf("event %s carries %s %v; want cm with its data", ev.Type, o.Name, o.Data)
+				}
+			case *metav1.Table:
+				if !tt.wantTable || len(o.Rows) != 1 {
+					t.Errorf("event %s carries a table of %d rows", ev.Type, len(o.Rows))
+				}
+			default:
+				t.Errorf("event %s carries %T", ev.Type, obj)
+			}
+			if ev.Type != "ADDED" {
+				t.Errorf("first event %s; want ADDED", ev.Type)
+			}
+		})
 	}
 }

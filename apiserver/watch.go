@@ -3,7 +3,7 @@ package apiserver
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -15,8 +15,9 @@ import (
 	"github.com/capstan-io/capstan/apiserver/internal/tables"
 )
 
-// watch streams events as newline-delimited JSON WatchEvents (Tables when asked), until the
-// timeout, the client leaving, the store failing the watch or the server draining.
+// watch streams WatchEvents, until the timeout, the client leaving, the store failing the
+// watch or the server draining: length-prefixed protobuf when the client accepts it first
+// (client-go's typed clients do), newline-delimited JSON otherwise (Tables when asked).
 func (q *request) watch() error {
 	var opts metav1.ListOptions
 	if err := decodeParameters(q.query, &opts); err != nil {
@@ -26,7 +27,7 @@ func (q *request) watch() error {
 	if err != nil {
 		return err
 	}
-	out.media = mediaJSON // watches are streamed as JSON lines; clients read the Content-Type
+	contentType, encode := watchFormat(out)
 	timeout := q.s.cfg.MaxWatchTimeout
 	if opts.TimeoutSeconds != nil && *opts.TimeoutSeconds > 0 {
 		timeout = min(timeout, time.Duration(*opts.TimeoutSeconds)*time.Second)
@@ -48,7 +49,7 @@ func (q *request) watch() error {
 	defer w.Stop()
 
 	flusher, _ := q.w.(http.Flusher)
-	q.w.Header().Set("Content-Type", out.media)
+	q.w.Header().Set("Content-Type", contentType)
 	q.w.Header().Set("Transfer-Encoding", "chunked")
 	q.w.WriteHeader(http.StatusOK)
 	if flusher != nil {
@@ -82,7 +83,8 @@ func (q *request) watch() error {
 				}
 			}
 			buf.Reset()
-			if err := encodeEvent(&buf, string(ev.Type), obj, q); err != nil {
+			setKindIfEmpty(obj, q)
+			if err := encode(&buf, ev.Type, obj); err != nil {
 				return nil
 			}
 			if _, err := q.w.Write(buf.Bytes()); err != nil {
@@ -95,20 +97,51 @@ func (q *request) watch() error {
 	}
 }
 
-// encodeEvent writes one WatchEvent line.
-func encodeEvent(buf *bytes.Buffer, typ string, obj runtime.Object, q *request) error {
-	setKindIfEmpty(obj, q)
-	var raw bytes.Buffer
-	if err := jsonSerializer.Encode(obj, &raw); err != nil {
+// eventEncoder appends one event, framed, to a watch stream's buffer.
+type eventEncoder func(buf *bytes.Buffer, typ watch.EventType, obj runtime.Object) error
+
+// watchFormat returns the Content-Type of a watch stream for the negotiated output and the
+// encoder of its events. Protobuf streams are framed as the reference apiserver frames them
+// (client-go reads the Content-Type's stream=watch): each event is a metav1.WatchEvent
+// encoded without envelope, preceded by its length as four big-endian bytes, its object
+// encoded as a protobuf response is. YAML, which has no stream format, is answered as JSON.
+func watchFormat(out output) (string, eventEncoder) {
+	if out.media == mediaProtobuf {
+		return mediaProtobuf + ";stream=watch", encodeProtobufEvent
+	}
+	return mediaJSON, encodeJSONEvent
+}
+
+// encodeJSONEvent writes one WatchEvent as a line of JSON. The envelope is written by hand:
+// the event types need no escaping, and json.Marshal would scan the encoded object again.
+func encodeJSONEvent(buf *bytes.Buffer, typ watch.EventType, obj runtime.Object) error {
+	buf.WriteString(`{"type":"`)
+	buf.WriteString(string(typ))
+	buf.WriteString(`","object":`)
+	start := buf.Len()
+	if err := jsonSerializer.Encode(obj, buf); err != nil {
 		return err
 	}
-	ev := metav1.WatchEvent{Type: typ, Object: runtime.RawExtension{Raw: bytes.TrimSpace(raw.Bytes())}}
-	data, err := json.Marshal(&ev)
+	buf.Truncate(start + len(bytes.TrimRight(buf.Bytes()[start:], "\n")))
+	buf.WriteString("}\n")
+	return nil
+}
+
+// encodeProtobufEvent writes one length-prefixed protobuf WatchEvent.
+func encodeProtobufEvent(buf *bytes.Buffer, typ watch.EventType, obj runtime.Object) error {
+	var raw bytes.Buffer
+	if err := protobufSerializer.Encode(obj, &raw); err != nil {
+		return err
+	}
+	ev := metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: raw.Bytes()}}
+	data, err := ev.Marshal()
 	if err != nil {
 		return err
 	}
+	var size [4]byte
+	binary.BigEndian.PutUint32(size[:], uint32(len(data)))
+	buf.Write(size[:])
 	buf.Write(data)
-	buf.WriteByte('\n')
 	return nil
 }
 
