@@ -62,3 +62,103 @@ func TestNodeCacheFollowsBoundPods(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeCacheCountsEachPodOnce checks the node cache's incremental path against rebuilds:
+// after each change, node-a's cached NodeInfo counts the pods a rebuild from the index
+// counts, each once, and it is reused as it is when nothing it holds changed.
+func TestNodeCacheCountsEachPodOnce(t *testing.T) {
+	tests := []struct {
+		name     string
+		change   func(f *fixture)
+		wantPods int
+		wantSame bool // the NodeInfo of the first snapshot is reused
+	}{
+		{name: "nothing changed", change: func(*fixture) {}, wantPods: 1, wantSame: true},
+		{
+			name: "pending pod bound",
+			change: func(f *fixture) {
+				p := f.stored("late").DeepCopy()
+				p.Spec.NodeName = "node-a"
+				f.updatePod(p)
+			},
+			wantPods: 2,
+		},
+		{
+			name: "bound pod's event arrives after a rebuild counted it",
+			change: func(f *fixture) {
+				other := makePod("other", 0, "3", "", "")
+				other.Spec.NodeName = "node-a"
+				f.must(f.podStore.Add(other)) // the indexer has it; the handler has not run
+				f.s.nodes.invalidate("node-a")
+				f.snapshotInfo("node-a")
+				f.s.addPod(other)
+			},
+			wantPods: 2,
+		},
+		{
+			name: "bound pod reported twice",
+			change: func(f *fixture) {
+				other := makePod("other", 0, "3", "", "")
+				other.Spec.NodeName = "node-a"
+				f.addPod(other)
+				f.s.addPod(f.stored("other"))
+			},
+			wantPods: 2,
+		},
+		{
+			name: "bound pod's status changed",
+			change: func(f *fixture) {
+				p := f.stored("running").DeepCopy()
+				p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue})
+				f.updatePod(p)
+			},
+			wantPods: 1,
+			wantSame: true,
+		},
+		{
+			name: "bound pod's controller changed",
+			change: func(f *fixture) {
+				p := f.stored("running").DeepCopy()
+				p.OwnerReferences[0].UID = "rs-2"
+				f.updatePod(p)
+			},
+			wantPods: 1,
+		},
+		{
+			name: "bound pod failed",
+			change: func(f *fixture) {
+				p := f.stored("running").DeepCopy()
+				p.Status.Phase = corev1.PodFailed
+				f.updatePod(p)
+			},
+			wantPods: 0,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			running := makePod("running", 0, "4", "", "rs-1")
+			running.Spec.NodeName = "node-a"
+			late := makePod("late", 0, "2", "", "")
+			late.Spec.SchedulerName = "another-scheduler"
+			f := newFixture(t, Options{}, makeNode("node-a", "16", "64Gi", 110), running, late)
+			before := f.snapshotInfo("node-a")
+			tt.change(f)
+			got := f.snapshotInfo("node-a")
+
+			node, _, _ := f.nodeStore.GetByKey("node-a")
+			rebuilt, err := f.s.nodes.build(node.(*corev1.Node))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Pods) != tt.wantPods || len(rebuilt.info.Pods) != tt.wantPods {
+				t.Errorf("node-a counts %d pods, a rebuild %d; want %d", len(got.Pods), len(rebuilt.info.Pods), tt.wantPods)
+			}
+			if g, w := got.Requested.Cpu().MilliValue(), rebuilt.info.Requested.Cpu().MilliValue(); g != w {
+				t.Errorf("node-a has %dm cpu requested; a rebuild counts %dm", g, w)
+			}
+			if same := got == before; same != tt.wantSame {
+				t.Errorf("NodeInfo reused = %v; want %v", same, tt.wantSame)
+			}
+		})
+	}
+}

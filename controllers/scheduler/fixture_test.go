@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/capstan-io/capstan/controllers/scheduler/placement"
 )
 
 // t0 is the fake clock's starting time in every test.
@@ -399,4 +401,19 @@ func scheduledCondition(pod *corev1.Pod) *corev1.PodCondition {
 		}
 	}
 	return nil
+}
+
+// snapshotInfo builds a pass's snapshot, as a pass would, and returns the NodeInfo of the
+// node called name.
+func (f *fixture) snapshotInfo(name string) *placement.NodeInfo {
+	f.t.Helper()
+	snap, err := f.s.snapshot()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	info, ok := snap.byName[name]
+	if !ok {
+		f.t.Fatalf("snapshot has no node %s", name)
+	}
+	return info
 }

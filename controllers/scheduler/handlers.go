@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -18,7 +19,9 @@ func (s *Scheduler) addPod(obj any) {
 		return
 	}
 	s.assumed.observe(pod)
-	s.invalidateNode(pod.Spec.NodeName)
+	if s.nodes != nil && countsOnNode(pod) {
+		s.nodes.bound(pod)
+	}
 	if s.isPending(pod) {
 		s.queue.add(pod, false)
 	}
@@ -35,8 +38,7 @@ func (s *Scheduler) updatePod(oldObj, newObj any) {
 		return
 	}
 	s.assumed.observe(pod)
-	s.invalidateNode(old.Spec.NodeName)
-	s.invalidateNode(pod.Spec.NodeName)
+	s.updateNodeCache(old, pod)
 	if s.isPending(pod) {
 		s.queue.add(pod, podChanged(old, pod))
 	} else if key, err := cache.MetaNamespaceKeyFunc(pod); err == nil {
@@ -65,6 +67,35 @@ func (s *Scheduler) deletePod(obj any) {
 	if countsOnNode(pod) {
 		s.queue.moveAll()
 	}
+}
+
+// updateNodeCache tells the node cache how an update changed the pods counting on nodes. A
+// binding adds the pod to its node. An update that leaves a pod counting on the same node
+// under the same controller changes nothing the cache holds: the NodeInfos read a pod's
+// requests, host ports and controller, and the first two are immutable. Anything else makes
+// the nodes involved rebuild.
+func (s *Scheduler) updateNodeCache(old, pod *corev1.Pod) {
+	if s.nodes == nil {
+		return
+	}
+	switch before, after := countsOnNode(old), countsOnNode(pod); {
+	case !before && !after:
+	case !before && after && old.Spec.NodeName == "":
+		s.nodes.bound(pod)
+	case before && after && old.Spec.NodeName == pod.Spec.NodeName && sameController(old, pod):
+	default:
+		s.nodes.invalidate(old.Spec.NodeName)
+		s.nodes.invalidate(pod.Spec.NodeName)
+	}
+}
+
+// sameController reports whether a and b have the same controller, or none.
+func sameController(a, b *corev1.Pod) bool {
+	ca, cb := metav1.GetControllerOfNoCopy(a), metav1.GetControllerOfNoCopy(b)
+	if ca == nil || cb == nil {
+		return ca == cb
+	}
+	return ca.UID == cb.UID
 }
 
 // podChanged reports whether anything but the status and bookkeeping metadata changed.
