@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -57,6 +58,9 @@ func (c Config) Validate() error {
 	if c.Nodes < 1 || c.Pods < 1 || c.PodsPerDeployment < 1 {
 		errs = append(errs, fmt.Errorf("nodes %d, pods %d and pods per deployment %d must be positive", c.Nodes, c.Pods, c.PodsPerDeployment))
 	}
+	if c.Nodes > maxNodes {
+		errs = append(errs, fmt.Errorf("nodes %d: at most %d (the /24 pod CIDRs of 100.64.0.0/10)", c.Nodes, maxNodes))
+	}
 	if c.Nodes > 0 && c.Pods > c.Nodes*podsPerNode {
 		errs = append(errs, fmt.Errorf("%d pods do not fit on %d nodes of %d pods", c.Pods, c.Nodes, podsPerNode))
 	}
@@ -71,6 +75,9 @@ func (c Config) Validate() error {
 
 // podsPerNode is each fake Node's pod capacity, as the kubelet's default.
 const podsPerNode = 110
+
+// maxNodes is how many fake Nodes get a pod CIDR of their own (see registerNodes).
+const maxNodes = 1 << 14
 
 // Report is the benchmark's outcome.
 type Report struct {
@@ -183,7 +190,10 @@ func summarise(rep Report, latencies []time.Duration, first, last time.Time) Rep
 	return rep
 }
 
-// registerNodes creates n Ready Nodes with room for podsPerNode small pods each.
+// registerNodes creates n Ready Nodes with room for podsPerNode small pods each. Each brings
+// its own pod CIDR, the i-th /24 of 100.64.0.0/10 as hollow nodes do, so that the node IPAM
+// controller, whose default 10.244.0.0/16 holds 256 blocks, leaves them alone instead of
+// retrying (and recording CIDRNotAvailable for) every node past the 256th during the run.
 func registerNodes(ctx context.Context, client kubernetes.Interface, n int) error {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi"),
@@ -191,8 +201,10 @@ func registerNodes(ctx context.Context, client kubernetes.Interface, n int) erro
 	}
 	return parallel(ctx, n, 32, func(ctx context.Context, i int) error {
 		now := metav1.Now()
+		cidr := nodeCIDR(i).String()
 		node := &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-node-%04d", i), Labels: map[string]string{benchLabel: "true", corev1.LabelHostname: fmt.Sprintf("bench-node-%04d", i)}},
+			Spec:       corev1.NodeSpec{PodCIDR: cidr, PodCIDRs: []string{cidr}},
 			Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity, Conditions: []corev1.NodeCondition{
 				{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: now, LastTransitionTime: now},
 			}},
@@ -202,6 +214,11 @@ func registerNodes(ctx context.Context, client kubernetes.Interface, n int) erro
 		}
 		return nil
 	})
+}
+
+// nodeCIDR returns fake node i's pod CIDR, the i-th /24 of 100.64.0.0/10, for i < maxNodes.
+func nodeCIDR(i int) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{100, byte(64 + i>>8), byte(i), 0}), 24)
 }
 
 // createDeployments creates the Deployments that together ask for cfg.Pods pods.

@@ -3,6 +3,7 @@ package schedbench
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -52,6 +53,8 @@ func TestValidate(t *testing.T) {
 		{name: "no master", edit: func(c *Config) { c.Master = nil }},
 		{name: "no nodes", edit: func(c *Config) { c.Nodes = 0 }},
 		{name: "too many pods", edit: func(c *Config) { c.Nodes, c.Pods = 2, 221 }},
+		{name: "most nodes", edit: func(c *Config) { c.Nodes = maxNodes }, ok: true},
+		{name: "too many nodes", edit: func(c *Config) { c.Nodes = maxNodes + 1 }},
 		{name: "no timeout", edit: func(c *Config) { c.Timeout = 0 }},
 		{name: "no namespace", edit: func(c *Config) { c.Namespace = "" }},
 	}
@@ -63,5 +66,25 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() = %v; want ok=%v", err, tt.ok)
 			}
 		})
+	}
+}
+
+func TestNodeCIDR(t *testing.T) {
+	cluster := netip.MustParsePrefix("100.64.0.0/10")
+	tests := []struct {
+		i    int
+		want string
+	}{
+		{0, "100.64.0.0/24"},
+		{1, "100.64.1.0/24"},
+		{255, "100.64.255.0/24"},
+		{256, "100.65.0.0/24"},
+		{maxNodes - 1, "100.127.255.0/24"},
+	}
+	for _, tt := range tests {
+		got := nodeCIDR(tt.i)
+		if got.String() != tt.want || !cluster.Contains(got.Addr()) {
+			t.Errorf("nodeCIDR(%d) = %s; want %s, inside %s", tt.i, got, tt.want, cluster)
+		}
 	}
 }
