@@ -19,12 +19,8 @@ func TestNodeCacheFollowsBoundPods(t *testing.T) {
 		{name: "nothing changed", change: func(*fixture) {}, wantBound: 0},
 		{name: "bound pod deleted", change: func(f *fixture) { f.deletePod("running") }, wantBound: 1},
 		{
-			name: "bound pod succeeded",
-			change: func(f *fixture) {
-				p := f.stored("running").DeepCopy()
-				p.Status.Phase = corev1.PodSucceeded
-				f.updatePod(p)
-			},
+			name:      "bound pod succeeded",
+			change:    editStored("running", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }),
 			wantBound: 1,
 		},
 		{
@@ -38,8 +34,7 @@ func TestNodeCacheFollowsBoundPods(t *testing.T) {
 			name: "another pod bound meanwhile",
 			change: func(f *fixture) {
 				f.updateNode(makeNode("node-a", "8", "8Gi", 110))
-				other := makePod("other", 0, "4", "", "")
-				other.Spec.NodeName = "node-a"
+				other := makeBoundPod("other", "node-a", "4", "")
 				f.addPod(other)
 			},
 			wantBound: 0,
@@ -47,8 +42,7 @@ func TestNodeCacheFollowsBoundPods(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			running := makePod("running", 0, "4", "", "")
-			running.Spec.NodeName = "node-a"
+			running := makeBoundPod("running", "node-a", "4", "")
 			f := newFixture(t, Options{}, makeNode("node-a", "4", "8Gi", 110), running, makePod("p", 1, "1", "", ""))
 			if got := f.schedule(); got != 0 {
 				t.Fatalf("first pass bound %d pods; want 0 (node-a is full)", got)
@@ -75,19 +69,14 @@ func TestNodeCacheCountsEachPodOnce(t *testing.T) {
 	}{
 		{name: "nothing changed", change: func(*fixture) {}, wantPods: 1, wantSame: true},
 		{
-			name: "pending pod bound",
-			change: func(f *fixture) {
-				p := f.stored("late").DeepCopy()
-				p.Spec.NodeName = "node-a"
-				f.updatePod(p)
-			},
+			name:     "pending pod bound",
+			change:   editStored("late", func(p *corev1.Pod) { p.Spec.NodeName = "node-a" }),
 			wantPods: 2,
 		},
 		{
 			name: "bound pod's event arrives after a rebuild counted it",
 			change: func(f *fixture) {
-				other := makePod("other", 0, "3", "", "")
-				other.Spec.NodeName = "node-a"
+				other := makeBoundPod("other", "node-a", "3", "")
 				f.must(f.podStore.Add(other)) // the indexer has it; the handler has not run
 				f.s.nodes.invalidate("node-a")
 				f.snapshotInfo("node-a")
@@ -98,8 +87,7 @@ func TestNodeCacheCountsEachPodOnce(t *testing.T) {
 		{
 			name: "bound pod reported twice",
 			change: func(f *fixture) {
-				other := makePod("other", 0, "3", "", "")
-				other.Spec.NodeName = "node-a"
+				other := makeBoundPod("other", "node-a", "3", "")
 				f.addPod(other)
 				f.s.addPod(f.stored("other"))
 			},
@@ -107,37 +95,26 @@ func TestNodeCacheCountsEachPodOnce(t *testing.T) {
 		},
 		{
 			name: "bound pod's status changed",
-			change: func(f *fixture) {
-				p := f.stored("running").DeepCopy()
+			change: editStored("running", func(p *corev1.Pod) {
 				p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue})
-				f.updatePod(p)
-			},
+			}),
 			wantPods: 1,
 			wantSame: true,
 		},
 		{
-			name: "bound pod's controller changed",
-			change: func(f *fixture) {
-				p := f.stored("running").DeepCopy()
-				p.OwnerReferences[0].UID = "rs-2"
-				f.updatePod(p)
-			},
+			name:     "bound pod's controller changed",
+			change:   editStored("running", func(p *corev1.Pod) { p.OwnerReferences[0].UID = "rs-2" }),
 			wantPods: 1,
 		},
 		{
-			name: "bound pod failed",
-			change: func(f *fixture) {
-				p := f.stored("running").DeepCopy()
-				p.Status.Phase = corev1.PodFailed
-				f.updatePod(p)
-			},
+			name:     "bound pod failed",
+			change:   editStored("running", func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed }),
 			wantPods: 0,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			running := makePod("running", 0, "4", "", "rs-1")
-			running.Spec.NodeName = "node-a"
+			running := makeBoundPod("running", "node-a", "4", "rs-1")
 			late := makePod("late", 0, "2", "", "")
 			late.Spec.SchedulerName = "another-scheduler"
 			f := newFixture(t, Options{}, makeNode("node-a", "16", "64Gi", 110), running, late)

@@ -417,3 +417,19 @@ func (f *fixture) snapshotInfo(name string) *placement.NodeInfo {
 	}
 	return info
 }
+
+// makeBoundPod returns makePod's pod (created at t0) bound to node.
+func makeBoundPod(name, node, cpu, owner string) *corev1.Pod {
+	p := makePod(name, 0, cpu, "", owner)
+	p.Spec.NodeName = node
+	return p
+}
+
+// editStored returns a change that updates the stored pod called name with edit.
+func editStored(name string, edit func(*corev1.Pod)) func(*fixture) {
+	return func(f *fixture) {
+		p := f.stored(name).DeepCopy()
+		edit(p)
+		f.updatePod(p)
+	}
+}

@@ -281,8 +281,7 @@ func TestClusterEventsRetryUnschedulablePods(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cordoned := makeNode("node-a", "4", "8Gi", 110)
 			cordoned.Spec.Unschedulable = true
-			running := makePod("running", 0, "1", "", "")
-			running.Spec.NodeName = "node-a"
+			running := makeBoundPod("running", "node-a", "1", "")
 			f := newFixture(t, Options{}, cordoned, running, makePod("p", 1, "100m", "", ""))
 			f.schedule()
 			f.deliver()
