@@ -155,6 +155,13 @@ func (c *nodeCache) infos(nodes []*corev1.Node) ([]*placement.NodeInfo, error) {
 	return out, nil
 }
 
+// counts reports whether the NodeInfo infos last returned for the node called name counts
+// the pod with uid. Only the pass that called infos may call it.
+func (c *nodeCache) counts(name string, uid types.UID) bool {
+	e, ok := c.entries[name]
+	return ok && e.pods[uid]
+}
+
 // build returns the entry of node with the bound, non-terminal pods the index shows on it.
 func (c *nodeCache) build(node *corev1.Node) (cachedNode, error) {
 	objs, err := c.indexer.ByIndex(podNodeIndex, node.Name)

@@ -139,3 +139,24 @@ func TestNodeCacheCountsEachPodOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestAssumedPodCountsUntilTheCacheDoes checks the window between the informer's indexer
+// showing a binding and the scheduler's handler hearing of it: the pod must keep counting
+// on its node as assumed, or the node looks free and is double-booked.
+func TestAssumedPodCountsUntilTheCacheDoes(t *testing.T) {
+	f := newFixture(t, Options{}, makeNode("node-a", "4", "8Gi", 110), makePod("first", 0, "4", "", ""))
+	if got := f.schedule(); got != 1 {
+		t.Fatalf("first pass bound %d pods; want 1", got)
+	}
+	// The indexer sees the binding; the handler has not run yet.
+	f.must(f.podStore.Update(f.stored("first")))
+	f.addPod(makePod("second", 1, "4", "", ""))
+	if got := f.schedule(); got != 0 {
+		t.Errorf("second pass bound %d pods to the full node-a; want 0", got)
+	}
+	f.deliver()
+	f.s.queue.moveAll()
+	if got := f.schedule(); got != 0 {
+		t.Errorf("pass after the handler ran bound %d pods to the full node-a; want 0", got)
+	}
+}

@@ -13,11 +13,12 @@
 // count as assumed meanwhile). Each placement examines nodes from where the previous one
 // stopped and scores only the first feasible ones, as many as kube-scheduler's adaptive
 // percentageOfNodesToScore asks for (Options.PercentageOfNodesToScore). The snapshot's
-// per-node state is cached between passes and rebuilt only for the nodes whose pods or Node
-// changed.
+// per-node state is cached between passes: a newly bound pod is added to its node's state,
+// and only nodes whose other pods or Node changed are rebuilt.
 //
 // Placed pods are assumed: until the pod informer shows a newer version of the pod (its
-// binding makes one), the pod's requests count against its node, so two pods are never
+// binding makes one) and the cached node state counts it, the pod's requests count against
+// its node, so two pods are never
 // placed on a node that fits only one, and a bound pod the informer still shows as pending
 // is never placed again. A failed binding un-assumes the pod and requeues it with back-off;
 // a binding whose outcome is unknown (a timeout) keeps the pod counting, as if bound, and

@@ -451,10 +451,10 @@ func (s *snapshot) addPod(name string, pod *corev1.Pod) {
 }
 
 // snapshot builds the NodeInfos of every node: the bound, non-terminal pods on it, plus the
-// pods placed on it that the informer does not show bound yet and that still count. The
-// NodeInfos of bound pods are cached between passes and rebuilt only for the nodes whose
-// pods or Node changed (see nodeCache); without the pod index, every pass builds them all
-// from the pod lister.
+// pods placed on it that still count as assumed and that those NodeInfos do not count yet.
+// The NodeInfos of bound pods are cached between passes and kept up to date from the pod
+// events (see nodeCache); without the pod index, every pass builds them all from the pod
+// lister.
 func (s *Scheduler) snapshot() (*snapshot, error) {
 	nodes, err := s.nodeLister.List(labels.Everything())
 	if err != nil {
@@ -506,18 +506,14 @@ func (s *Scheduler) cachedSnapshot(nodes []*corev1.Node) (*snapshot, error) {
 		snap.shared[n.Name] = true
 	}
 	for _, p := range s.assumed.counting(s.opts.Clock.Now()) {
-		if s.boundInInformer(p) {
-			continue // the informer shows it bound: its node's NodeInfo counts that version
+		// Ask the cache, not the pod lister: the lister can show the binding before the
+		// handlers have told the cache, and the pod would then count nowhere.
+		if s.nodes.counts(p.Spec.NodeName, p.UID) {
+			continue // its node's NodeInfo counts the bound version
 		}
 		snap.addPod(p.Spec.NodeName, p)
 	}
 	return snap, nil
-}
-
-// boundInInformer reports whether the pod informer shows assumed (by UID) bound to a node.
-func (s *Scheduler) boundInInformer(assumed *corev1.Pod) bool {
-	p, err := s.podLister.Pods(assumed.Namespace).Get(assumed.Name)
-	return err == nil && p.UID == assumed.UID && p.Spec.NodeName != ""
 }
 
 // isPending reports whether pod waits for this scheduler: unassigned, asking for this
