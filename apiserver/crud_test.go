@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -12,11 +13,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"k8s.io/apimachinery/pkg/runtime/serializer/streaming"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+	restclientwatch "k8s.io/client-go/rest/watch"
 )
 
 func testPod(name string) *corev1.Pod {
@@ -258,5 +264,60 @@ func TestWatchStreamFormats(t *testing.T) {
 				t.Errorf("first event %s; want ADDED", ev.Type)
 			}
 		})
+	}
+}
+
+// TestProtobufWatchEventsDecode encodes events as a protobuf watch stream carries them and
+// reads them back with client-go's watch decoder: objects, bookmarks and the ERROR event a
+// stream ends with when the client must re-list (410 Gone).
+func TestProtobufWatchEventsDecode(t *testing.T) {
+	gone := apierrors.NewResourceExpired("too old resource version: 1 (5)").ErrStatus
+	tests := []struct {
+		typ   watch.EventType
+		obj   runtime.Object
+		check func(runtime.Object) error
+	}{
+		{watch.Added, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm", ResourceVersion: "7"}, Data: map[string]string{"k": "v"}}, func(o runtime.Object) error {
+			if cm, ok := o.(*corev1.ConfigMap); !ok || cm.Name != "cm" || cm.Data["k"] != "v" || cm.ResourceVersion != "7" {
+				return fmt.Errorf("got %#v", o)
+			}
+			return nil
+		}},
+		{watch.Bookmark, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "9", Annotations: map[string]string{metav1.InitialEventsAnnotationKey: "true"}}}, func(o runtime.Object) error {
+			if p, ok := o.(*corev1.Pod); !ok || p.ResourceVersion != "9" {
+				return fmt.Errorf("got %#v", o)
+			}
+			return nil
+		}},
+		{watch.Error, &gone, func(o runtime.Object) error {
+			if err := apierrors.FromObject(o); !apierrors.IsResourceExpired(err) {
+				return fmt.Errorf("got %v; want 410 Expired", err)
+			}
+			return nil
+		}},
+	}
+	var stream bytes.Buffer
+	for _, tt := range tests {
+		setKind(tt.obj, schema.GroupVersion{Version: "v1"})
+		if err := encodeProtobufEvent(&stream, tt.typ, tt.obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames := protobuf.LengthDelimitedFramer.NewFrameReader(io.NopCloser(&stream))
+	dec := restclientwatch.NewDecoder(streaming.NewDecoder(frames, protobuf.NewRawSerializer(scheme.Scheme, scheme.Scheme)), protobufSerializer)
+	for _, tt := range tests {
+		typ, obj, err := dec.Decode()
+		if err != nil {
+			t.Fatalf("decoding the %s event: %v", tt.typ, err)
+		}
+		if typ != tt.typ {
+			t.Errorf("event type %s; want %s", typ, tt.typ)
+		}
+		if err := tt.check(obj); err != nil {
+			t.Errorf("%s event: %v", tt.typ, err)
+		}
+	}
+	if _, _, err := dec.Decode(); err != io.EOF {
+		t.Errorf("after the last event: %v; want EOF", err)
 	}
 }
