@@ -111,6 +111,8 @@ func (s *Store) verifyLeader(ctx context.Context) error {
 	case s.verifyCh <- done:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.ctx.Done():
+		return ErrStopped
 	}
 	select {
 	case err := <-done:
@@ -120,13 +122,23 @@ func (s *Store) verifyLeader(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.ctx.Done():
+		return ErrStopped // verifyLoop has stopped, or stops after its current round
 	}
 }
 
 // verifyLoop serves verifyLeader: every waiting caller shares the next VerifyLeader round,
-// which starts after they enqueued, so it covers the indexes they captured. It exits at Close.
+// which starts after they enqueued, so it covers the indexes they captured. It exits once
+// the store's context ends, and Close waits for that before it stops Raft: hashicorp/raft
+// (v1.7.3) queues a VerifyLeader request on a buffered channel, and one queued as Raft stops
+// is read by no loop and never completes, which would leave this loop, and Close, blocked
+// forever. A round started while Raft runs completes, since each of Raft's loops answers
+// them. Raft also stops on its own when the state machine halts, so the loop checks its state
+// before each round; a round that races that stop can still hang, until hashicorp/raft gives
+// these requests its shutdown channel as it does its other futures.
 func (s *Store) verifyLoop() {
-	for {
+	defer close(s.verifyStopped)
+	for s.ctx.Err() == nil {
 		var batch []chan error
 		select {
 		case <-s.ctx.Done():
@@ -143,7 +155,10 @@ func (s *Store) verifyLoop() {
 				break drain
 			}
 		}
-		err := s.raft.VerifyLeader().Error()
+		err := raft.ErrRaftShutdown
+		if s.raft.State() != raft.Shutdown { // Raft stops on its own when the state machine halts
+			err = s.raft.VerifyLeader().Error()
+		}
 		for _, ch := range batch {
 			ch <- err
 		}

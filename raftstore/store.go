@@ -54,6 +54,8 @@ type Store struct {
 	// fence is the fence this member wrote as leader of its last term.
 	fence    atomic.Pointer[leaderFence]
 	verifyCh chan chan error // read-index leadership checks, batched by verifyLoop
+	// verifyStopped is closed when verifyLoop has returned.
+	verifyStopped chan struct{}
 
 	leaderMu     sync.Mutex    // protects leaderChange
 	leaderChange chan struct{} // closed and replaced on every leadership observation
@@ -91,7 +93,7 @@ func Open(cfg Config) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("member", cfg.NodeID)
-	s := &Store{cfg: cfg, log: log, metrics: newMetrics(), verifyCh: make(chan chan error, 1024), leaderChange: make(chan struct{})}
+	s := &Store{cfg: cfg, log: log, metrics: newMetrics(), verifyCh: make(chan chan error, 1024), verifyStopped: make(chan struct{}), leaderChange: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -542,6 +544,7 @@ func (s *Store) shutdown(transfer bool) error {
 			}
 		}
 		s.cancel()
+		<-s.verifyStopped // no leadership check may start once Raft stops (see verifyLoop)
 		if err := s.raft.Shutdown().Error(); err != nil {
 			s.closeErr = err
 		}

@@ -346,3 +346,79 @@ func TestRejectsBadRequests(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseWithReadsInFlight stops members while linearizable reads keep asking for
+// leadership checks: Close must return and every reader must end, each time. hashicorp/raft
+// can leave a leadership check queued as it stops, and that check never completes (see
+// verifyLoop); the race is narrow, so the test repeats the stop.
+func TestCloseWithReadsInFlight(t *testing.T) {
+	tests := []struct {
+		name    string
+		members int
+	}{
+		{name: "single voter", members: 1},
+		{name: "three voters", members: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rounds := 5
+			if tt.members > 1 {
+				rounds = 2
+			}
+			for range rounds {
+				c := newCluster(t, tt.members, LogStoreWAL, nil)
+				ctx := testContext(t)
+				var readers sync.WaitGroup
+				for _, s := range c.live() {
+					for range 4 {
+						readers.Add(1)
+						go func() {
+							defer readers.Done()
+							for s.ctx.Err() == nil && ctx.Err() == nil {
+								_, _ = s.ReadIndex(ctx) // errors are expected once the store stops
+							}
+						}()
+					}
+				}
+				closed := make(chan struct{})
+				go func() {
+					c.closeAll()
+					readers.Wait()
+					close(closed)
+				}()
+				select {
+				case <-closed:
+				case <-ctx.Done():
+					t.Fatal("Close or a reader did not return with reads in flight")
+				}
+			}
+		})
+	}
+}
+
+// TestLeadershipChecksAfterRaftStops stops Raft under the store, as a halted state machine
+// does, then asks for leadership checks: each must fail at once, and Close must return.
+// hashicorp/raft answers a VerifyLeader called after it stopped with an error only half of
+// the time; the other half queues it where nothing reads it, forever.
+func TestLeadershipChecksAfterRaftStops(t *testing.T) {
+	c := newCluster(t, 1, LogStoreWAL, nil)
+	s := c.waitLeader()
+	if err := s.raft.Shutdown().Error(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.verifyLeader(ctx)
+		cancel()
+		if err == nil || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("leadership check %d after Raft stopped: %v; want an immediate error", i, err)
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+	case <-testContext(t).Done():
+		t.Fatal("Close did not return after Raft stopped")
+	}
+}
