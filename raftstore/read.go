@@ -129,15 +129,11 @@ func (s *Store) verifyLeader(ctx context.Context) error {
 
 // verifyLoop serves verifyLeader: every waiting caller shares the next VerifyLeader round,
 // which starts after they enqueued, so it covers the indexes they captured. It exits once
-// the store's context ends, and Close waits for that before it stops Raft: hashicorp/raft
-// (v1.7.3) queues a VerifyLeader request on a buffered channel, and one queued as Raft stops
-// is read by no loop and never completes, which would leave this loop, and Close, blocked
-// forever. A round started while Raft runs completes, since each of Raft's loops answers
-// them. Raft also stops on its own when the state machine halts, so the loop checks its state
+// the store's context ends; Close waits for that before it stops Raft (spawnRaftClient).
+// Raft also stops on its own when the state machine halts, so the loop checks its state
 // before each round; a round that races that stop can still hang, until hashicorp/raft gives
 // these requests its shutdown channel as it does its other futures.
 func (s *Store) verifyLoop() {
-	defer close(s.verifyStopped)
 	for s.ctx.Err() == nil {
 		var batch []chan error
 		select {

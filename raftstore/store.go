@@ -54,8 +54,9 @@ type Store struct {
 	// fence is the fence this member wrote as leader of its last term.
 	fence    atomic.Pointer[leaderFence]
 	verifyCh chan chan error // read-index leadership checks, batched by verifyLoop
-	// verifyStopped is closed when verifyLoop has returned.
-	verifyStopped chan struct{}
+	// raftClients tracks the loops that wait on Raft futures; Close waits for them before
+	// it stops Raft (see spawnRaftClient).
+	raftClients sync.WaitGroup
 
 	leaderMu     sync.Mutex    // protects leaderChange
 	leaderChange chan struct{} // closed and replaced on every leadership observation
@@ -93,7 +94,7 @@ func Open(cfg Config) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("member", cfg.NodeID)
-	s := &Store{cfg: cfg, log: log, metrics: newMetrics(), verifyCh: make(chan chan error, 1024), verifyStopped: make(chan struct{}), leaderChange: make(chan struct{})}
+	s := &Store{cfg: cfg, log: log, metrics: newMetrics(), verifyCh: make(chan chan error, 1024), leaderChange: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -171,10 +172,10 @@ func Open(cfg Config) (*Store, error) {
 	server := rpc.NewServer(s.rpcHandlers())
 	rpcListener := s.listener.Handle(protoRPC)
 	s.spawn(func() { _ = server.Serve(s.ctx, rpcListener) })
-	s.spawn(func() { s.leadershipLoop(observations) })
-	s.spawn(s.verifyLoop)
+	s.spawnRaftClient(func() { s.leadershipLoop(observations) })
+	s.spawnRaftClient(s.verifyLoop)
 	if cfg.FastFailover {
-		s.spawn(s.failoverLoop)
+		s.spawnRaftClient(s.failoverLoop)
 	}
 
 	if cfg.Registerer != nil {
@@ -321,6 +322,20 @@ func (s *Store) spawn(fn func()) {
 		defer s.wg.Done()
 		fn()
 	}()
+}
+
+// spawnRaftClient runs fn, a loop that makes Raft requests and returns once the store's
+// context ends, on a goroutine that Close waits for before it stops Raft. hashicorp/raft
+// (v1.7.3) queues VerifyLeader and, with BatchApplyCh, Apply and Barrier requests on
+// buffered channels; a request queued as Raft stops is read by none of its loops and its
+// future never completes, so a loop waiting on one would block Close forever. A request made
+// while Raft runs is always answered, since each of Raft's loops answers them.
+func (s *Store) spawnRaftClient(fn func()) {
+	s.raftClients.Add(1)
+	s.spawn(func() {
+		defer s.raftClients.Done()
+		fn()
+	})
 }
 
 // halt is called by the state machine when it can no longer apply entries: the member leaves
@@ -544,7 +559,7 @@ func (s *Store) shutdown(transfer bool) error {
 			}
 		}
 		s.cancel()
-		<-s.verifyStopped // no leadership check may start once Raft stops (see verifyLoop)
+		s.raftClients.Wait() // no Raft request may start once Raft stops (see spawnRaftClient)
 		if err := s.raft.Shutdown().Error(); err != nil {
 			s.closeErr = err
 		}

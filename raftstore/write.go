@@ -133,7 +133,7 @@ func (s *Store) applyLocal(ctx context.Context, cmd []byte) (*applyResult, error
 	}
 	f := s.raft.Apply(cmd, timeout)
 	done := make(chan error, 1)
-	go func() { done <- f.Error() }() // exits when the future resolves, which Raft guarantees
+	go func() { done <- f.Error() }() // exits when the future resolves (see spawnRaftClient for the exception)
 	select {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %v while waiting for the entry to commit", ErrUnknownOutcome, ctx.Err())
