@@ -152,7 +152,7 @@ func (s *Store) verifyLoop() {
 			}
 		}
 		err := raft.ErrRaftShutdown
-		if s.raft.State() != raft.Shutdown { // Raft stops on its own when the state machine halts
+		if s.raft.State() != raft.Shutdown {
 			err = s.raft.VerifyLeader().Error()
 		}
 		for _, ch := range batch {

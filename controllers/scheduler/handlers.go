@@ -5,8 +5,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/capstan-io/capstan/controllers/scheduler/placement"
 )
 
 // The informer handlers only update the queue and the assumed pods; scheduling happens in
@@ -82,20 +83,11 @@ func (s *Scheduler) updateNodeCache(old, pod *corev1.Pod) {
 	case !before && !after:
 	case !before && after && old.Spec.NodeName == "":
 		s.nodes.bound(pod)
-	case before && after && old.Spec.NodeName == pod.Spec.NodeName && sameController(old, pod):
+	case before && after && old.Spec.NodeName == pod.Spec.NodeName && placement.ControllerUID(old) == placement.ControllerUID(pod):
 	default:
 		s.nodes.invalidate(old.Spec.NodeName)
 		s.nodes.invalidate(pod.Spec.NodeName)
 	}
-}
-
-// sameController reports whether a and b have the same controller, or none.
-func sameController(a, b *corev1.Pod) bool {
-	ca, cb := metav1.GetControllerOfNoCopy(a), metav1.GetControllerOfNoCopy(b)
-	if ca == nil || cb == nil {
-		return ca == cb
-	}
-	return ca.UID == cb.UID
 }
 
 // podChanged reports whether anything but the status and bookkeeping metadata changed.

@@ -46,8 +46,7 @@ func newPodNetworks(n NetworkConfig, ipamDir string) (*podNetworks, error) {
 		return nil, err
 	}
 	if len(n.ConfList) > 0 {
-		nw.ports, nw.legacy = nw.plain, nw.plain
-		nw.legacyOnce.Do(func() {})
+		nw.ports = nw.plain
 		return nw, nil
 	}
 	if nw.ports, err = newCNI(n, ipamDir, false, true); err != nil {
@@ -64,16 +63,20 @@ func variant(pms []PortMapping) string {
 	return networkPlain
 }
 
-// of returns the configuration of variant v.
+// of returns the configuration of variant v; a custom ConfList serves every variant.
 func (nw *podNetworks) of(v string) (gocni.CNI, error) {
-	switch v {
-	case networkPlain:
+	switch {
+	case v == networkPlain:
 		return nw.plain, nil
-	case networkPorts:
+	case v == networkPorts:
 		return nw.ports, nil
+	case v == networkLegacy && len(nw.conf.ConfList) > 0:
+		return nw.plain, nil
+	case v == networkLegacy:
+		nw.legacyOnce.Do(func() { nw.legacy, nw.legacyErr = newCNI(nw.conf, nw.ipamDir, nw.conf.IPMasq, true) })
+		return nw.legacy, nw.legacyErr
 	}
-	nw.legacyOnce.Do(func() { nw.legacy, nw.legacyErr = newCNI(nw.conf, nw.ipamDir, nw.conf.IPMasq, true) })
-	return nw.legacy, nw.legacyErr
+	return nil, fmt.Errorf("runtime: unknown pod network variant %q in the sandbox record", v)
 }
 
 // newCNI loads the network configuration of a variant: bridge + host-local, with per-pod

@@ -210,6 +210,9 @@ func TestVariant(t *testing.T) {
 	if v := variant([]PortMapping{{HostPort: 8080, ContainerPort: 80}}); v != networkPorts {
 		t.Errorf("variant(host port) = %q, want %q", v, networkPorts)
 	}
+	if _, err := (&podNetworks{}).of("bogus"); err == nil || !strings.Contains(err.Error(), `"bogus"`) {
+		t.Errorf(`of("bogus") = %v; want an error naming the variant`, err)
+	}
 }
 
 func TestMasqueradeRules(t *testing.T) {

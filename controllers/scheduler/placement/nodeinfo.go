@@ -87,7 +87,7 @@ func (t *nodeTotals) addPod(pod *corev1.Pod, req, nonZero resources) {
 	t.reqEphemeral += req.ephemeral
 	t.nzCPU += nonZero.milliCPU
 	t.nzMem += nonZero.memory
-	if uid := controllerUID(pod); uid != "" {
+	if uid := ControllerUID(pod); uid != "" {
 		if t.owners == nil {
 			t.owners = make(map[types.UID]int64)
 		}
@@ -113,7 +113,7 @@ func (n *NodeInfo) current() *nodeTotals {
 	t.nzCPU = quantity(nz, corev1.ResourceCPU)
 	t.nzMem = quantity(nz, corev1.ResourceMemory)
 	for _, p := range n.Pods {
-		if uid := controllerUID(p); uid != "" {
+		if uid := ControllerUID(p); uid != "" {
 			if t.owners == nil {
 				t.owners = make(map[types.UID]int64)
 			}

@@ -173,8 +173,9 @@ func containerHostPorts(dst []hostPort, pod *corev1.Pod) []hostPort {
 	return dst
 }
 
-// controllerUID returns the UID of pod's controller, or "" when it has none.
-func controllerUID(pod *corev1.Pod) types.UID {
+// ControllerUID returns the UID of pod's controller, or "" when it has none: what NodeInfo
+// counts a pod under for spreading.
+func ControllerUID(pod *corev1.Pod) types.UID {
 	for i := range pod.OwnerReferences {
 		if r := &pod.OwnerReferences[i]; r.Controller != nil && *r.Controller {
 			return r.UID
@@ -208,7 +209,7 @@ func newPodFacts(pod *corev1.Pod) *podFacts {
 		req:       podRequests(pod, false),
 		nonZero:   podRequests(pod, true),
 		hostPorts: containerHostPorts(nil, pod),
-		owner:     controllerUID(pod),
+		owner:     ControllerUID(pod),
 	}
 	p.scalars = p.req.scalarNames()
 	if a := pod.Spec.Affinity; a != nil && a.NodeAffinity != nil {
