@@ -126,9 +126,19 @@ type Gossip struct {
 	metaMu sync.Mutex // protects meta
 	meta   []byte
 
-	mu      sync.Mutex // protects members and subs
+	mu      sync.Mutex // protects members, leaving and subs
 	members map[string]*Member
+	// leaving holds the members that announced their leave directly to this one.
+	leaving map[string]bool
 	subs    map[chan Member]struct{}
+}
+
+// leaveNotice is the one user message members send: a member about to leave tells the
+// masters so, over TCP, before it leaves. The Leaving flag in its metadata travels on
+// memberlist's gossip, and memberlist drops that update from its queue when the leave
+// itself is queued; the notice is what makes a master see Left rather than Dead.
+type leaveNotice struct {
+	Leaving string `json:"leaving"`
 }
 
 // Start joins nothing yet: it starts the member; call Join with others' addresses.
@@ -137,7 +147,7 @@ func Start(cfg Config) (*Gossip, error) {
 		return nil, err
 	}
 	meta, _ := json.Marshal(cfg.Meta)
-	g := &Gossip{meta: meta, members: map[string]*Member{}, subs: map[chan Member]struct{}{}}
+	g := &Gossip{meta: meta, members: map[string]*Member{}, leaving: map[string]bool{}, subs: map[chan Member]struct{}{}}
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Name
 	mc.BindAddr, mc.BindPort = cfg.BindAddr, cfg.Port
@@ -218,7 +228,10 @@ func (g *Gossip) Subscribe() (<-chan Member, func()) {
 	}
 }
 
-// Leave tells the others this member is going away on purpose, then stops it.
+// Leave tells the others this member is going away on purpose, then stops it. Masters are
+// told directly (over TCP, each within timeout), so they see it as Left whatever order
+// gossip delivers things in; the other members learn it from its gossiped metadata, which
+// can lose the race with the leave itself, in which case they see it as Dead.
 func (g *Gossip) Leave(timeout time.Duration) error {
 	var meta Meta
 	g.metaMu.Lock()
@@ -227,6 +240,7 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	g.meta, _ = json.Marshal(meta)
 	g.metaMu.Unlock()
 	_ = g.ml.UpdateNode(timeout)
+	g.tellMasters(timeout)
 	err := g.ml.Leave(timeout)
 	if serr := g.ml.Shutdown(); err == nil {
 		err = serr
@@ -234,20 +248,87 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	return err
 }
 
+// tellMasters sends the leave notice to every live master but this one, in parallel, and
+// returns when all have been sent or timeout has passed. A send still in flight then ends
+// on memberlist's TCP timeout or when the member shuts down.
+func (g *Gossip) tellMasters(timeout time.Duration) {
+	notice, _ := json.Marshal(leaveNotice{Leaving: g.ml.LocalNode().Name})
+	self := g.ml.LocalNode().Name
+	var wg sync.WaitGroup
+	for _, n := range g.ml.Members() {
+		var meta Meta
+		if n.Name == self || json.Unmarshal(n.Meta, &meta) != nil || meta.Role != RoleMaster {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = g.ml.SendReliable(n, notice) // best effort: without it the master sees Dead
+		}()
+	}
+	sent := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(sent)
+	}()
+	select {
+	case <-sent:
+	case <-time.After(timeout):
+	}
+}
+
 // Close stops the member without saying goodbye (the others will find it dead).
 func (g *Gossip) Close() error { return g.ml.Shutdown() }
 
-// update records a member's new state and tells the subscribers.
-func (g *Gossip) update(n *memberlist.Node, state State) {
+// change is what memberlist reported about a member.
+type change int
+
+const (
+	joined  change = iota // new, or back after being gone
+	updated               // its metadata changed
+	gone                  // dead or left
+)
+
+// update records a member's new state and tells the subscribers. A member that gossip
+// reports gone is Left if it said so, in its metadata or in a notice, and Dead otherwise.
+func (g *Gossip) update(n *memberlist.Node, c change) {
 	var meta Meta
 	_ = json.Unmarshal(n.Meta, &meta)
-	m := Member{Name: n.Name, Addr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))), Meta: meta, State: state, Since: time.Now()}
+	m := Member{Name: n.Name, Addr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))), Meta: meta, Since: time.Now()}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if old, ok := g.members[n.Name]; ok && old.State == state {
+	switch {
+	case c == joined:
+		m.State = Alive
+		delete(g.leaving, n.Name) // a member back after leaving starts afresh
+	case c == updated:
+		m.State = Alive
+	case meta.Leaving || g.leaving[n.Name]:
+		m.State = Left
+	default:
+		m.State = Dead
+	}
+	g.set(m)
+}
+
+// noticed records a member's leave notice; a member already seen gone becomes Left.
+func (g *Gossip) noticed(name string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.leaving[name] = true
+	if old, ok := g.members[name]; ok && old.State == Dead {
+		m := *old
+		m.State, m.Since = Left, time.Now()
+		g.set(m)
+	}
+}
+
+// set stores m and tells the subscribers; g.mu is held.
+func (g *Gossip) set(m Member) {
+	if old, ok := g.members[m.Name]; ok && old.State == m.State {
 		m.Since = old.Since
 	}
-	g.members[n.Name] = &m
+	g.members[m.Name] = &m
 	for ch := range g.subs {
 		select {
 		case ch <- m:
@@ -259,22 +340,26 @@ func (g *Gossip) update(n *memberlist.Node, state State) {
 // events receives memberlist's membership changes.
 type events struct{ g *Gossip }
 
-func (e *events) NotifyJoin(n *memberlist.Node)   { e.g.update(n, Alive) }
-func (e *events) NotifyUpdate(n *memberlist.Node) { e.g.update(n, Alive) }
-func (e *events) NotifyLeave(n *memberlist.Node) {
-	var meta Meta
-	if json.Unmarshal(n.Meta, &meta) == nil && meta.Leaving {
-		e.g.update(n, Left)
-		return
-	}
-	e.g.update(n, Dead)
-}
+func (e *events) NotifyJoin(n *memberlist.Node)   { e.g.update(n, joined) }
+func (e *events) NotifyUpdate(n *memberlist.Node) { e.g.update(n, updated) }
+func (e *events) NotifyLeave(n *memberlist.Node)  { e.g.update(n, gone) }
 
-// delegate publishes the member's metadata; it carries no user messages.
+// delegate publishes the member's metadata and receives leave notices.
 type delegate struct{ g *Gossip }
 
-func (d *delegate) NodeMeta(int) []byte             { return d.g.meta }
-func (d *delegate) NotifyMsg([]byte)                {}
+func (d *delegate) NodeMeta(int) []byte {
+	d.g.metaMu.Lock()
+	defer d.g.metaMu.Unlock()
+	return d.g.meta
+}
+
+func (d *delegate) NotifyMsg(b []byte) {
+	var n leaveNotice
+	if json.Unmarshal(b, &n) == nil && n.Leaving != "" {
+		d.g.noticed(n.Leaving)
+	}
+}
+
 func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
 func (d *delegate) LocalState(bool) []byte          { return nil }
 func (d *delegate) MergeRemoteState([]byte, bool)   {}

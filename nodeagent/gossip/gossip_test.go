@@ -1,11 +1,16 @@
 package gossip
 
 import (
+	"encoding/json"
 	"fmt"
+	"net"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
+// startMembers starts n members joined to the first, which is a master.
 func startMembers(t *testing.T, n int) []*Gossip {
 	t.Helper()
 	key := make([]byte, 32)
@@ -14,6 +19,9 @@ func startMembers(t *testing.T, n int) []*Gossip {
 		cfg := DefaultConfig()
 		cfg.Name, cfg.BindAddr, cfg.Port, cfg.Key = fmt.Sprintf("g%d", i), "127.0.0.1", 0, key
 		cfg.Meta = Meta{Role: RoleNode, Kubelet: fmt.Sprintf("127.0.0.1:%d", 10250+i)}
+		if i == 0 {
+			cfg.Meta = Meta{Role: RoleMaster, API: "https://127.0.0.1:6443"}
+		}
 		g, err := Start(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -68,6 +76,61 @@ func TestMembersSeeEachOtherAndDeaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, ms[0], "g3", Left, 10*time.Second)
+}
+
+// TestGoneMemberState covers every order in which a master can hear of a member going: the
+// gossiped Leaving flag and the direct notice each make it Left, whichever comes first, and
+// a member that comes back after leaving is judged afresh.
+func TestGoneMemberState(t *testing.T) {
+	node := func(leaving bool) *memberlist.Node {
+		meta, _ := json.Marshal(Meta{Role: RoleNode, Leaving: leaving})
+		return &memberlist.Node{Name: "n1", Addr: net.IPv4(127, 0, 0, 1), Port: 7946, Meta: meta}
+	}
+	notice := func(g *Gossip) { (&delegate{g: g}).NotifyMsg([]byte(`{"leaving":"n1"}`)) }
+	tests := []struct {
+		name  string
+		steps func(g *Gossip, e *events)
+		want  State
+	}{
+		{"crash", func(g *Gossip, e *events) { e.NotifyJoin(node(false)); e.NotifyLeave(node(false)) }, Dead},
+		{"flag gossiped before the leave", func(g *Gossip, e *events) {
+			e.NotifyJoin(node(false))
+			e.NotifyUpdate(node(true))
+			e.NotifyLeave(node(true))
+		}, Left},
+		{"notice before the leave", func(g *Gossip, e *events) {
+			e.NotifyJoin(node(false))
+			notice(g)
+			e.NotifyLeave(node(false))
+		}, Left},
+		{"notice after the leave", func(g *Gossip, e *events) {
+			e.NotifyJoin(node(false))
+			e.NotifyLeave(node(false))
+			notice(g)
+		}, Left},
+		{"notice, then the flag, then the leave", func(g *Gossip, e *events) {
+			e.NotifyJoin(node(false))
+			notice(g)
+			e.NotifyUpdate(node(true))
+			e.NotifyLeave(node(true))
+		}, Left},
+		{"back after leaving, then crashed", func(g *Gossip, e *events) {
+			e.NotifyJoin(node(false))
+			notice(g)
+			e.NotifyLeave(node(false))
+			e.NotifyJoin(node(false))
+			e.NotifyLeave(node(false))
+		}, Dead},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &Gossip{members: map[string]*Member{}, leaving: map[string]bool{}, subs: map[chan Member]struct{}{}}
+			tt.steps(g, &events{g: g})
+			if m, _ := g.Member("n1"); m.State != tt.want {
+				t.Errorf("n1 is %s; want %s", m.State, tt.want)
+			}
+		})
+	}
 }
 
 func TestWrongKeyCannotJoin(t *testing.T) {
