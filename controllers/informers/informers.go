@@ -125,7 +125,9 @@ var (
 	replicaSetsGR     = schema.GroupResource{Group: "apps", Resource: "replicasets"}
 	daemonSetsGR      = schema.GroupResource{Group: "apps", Resource: "daemonsets"}
 	statefulSetsGR    = schema.GroupResource{Group: "apps", Resource: "statefulsets"}
+	controllerRevsGR  = schema.GroupResource{Group: "apps", Resource: "controllerrevisions"}
 	jobsGR            = schema.GroupResource{Group: "batch", Resource: "jobs"}
+	cronJobsGR        = schema.GroupResource{Group: "batch", Resource: "cronjobs"}
 	endpointSlicesGR  = schema.GroupResource{Group: "discovery.k8s.io", Resource: "endpointslices"}
 )
 
@@ -175,8 +177,18 @@ func (f *Factory) StatefulSets() appsinformers.StatefulSetInformer {
 	return statefulSetInformer{f.Informer(statefulSetsGR)}
 }
 
+// ControllerRevisions returns the controller revision informer.
+func (f *Factory) ControllerRevisions() appsinformers.ControllerRevisionInformer {
+	return controllerRevisionInformer{f.Informer(controllerRevsGR)}
+}
+
 // Jobs returns the job informer.
 func (f *Factory) Jobs() batchinformers.JobInformer { return jobInformer{f.Informer(jobsGR)} }
+
+// CronJobs returns the cron job informer.
+func (f *Factory) CronJobs() batchinformers.CronJobInformer {
+	return cronJobInformer{f.Informer(cronJobsGR)}
+}
 
 // EndpointSlices returns the endpoint slice informer.
 func (f *Factory) EndpointSlices() discoveryinformers.EndpointSliceInformer {
@@ -251,6 +263,22 @@ func (i statefulSetInformer) Lister() appslisters.StatefulSetLister {
 	return appslisters.NewStatefulSetLister(i.GetIndexer())
 }
 
+type controllerRevisionInformer struct{ cache.SharedIndexInformer }
+
+func (i controllerRevisionInformer) Informer() cache.SharedIndexInformer {
+	return i.SharedIndexInformer
+}
+func (i controllerRevisionInformer) Lister() appslisters.ControllerRevisionLister {
+	return appslisters.NewControllerRevisionLister(i.GetIndexer())
+}
+
+type cronJobInformer struct{ cache.SharedIndexInformer }
+
+func (i cronJobInformer) Informer() cache.SharedIndexInformer { return i.SharedIndexInformer }
+func (i cronJobInformer) Lister() batchlisters.CronJobLister {
+	return batchlisters.NewCronJobLister(i.GetIndexer())
+}
+
 type jobInformer struct{ cache.SharedIndexInformer }
 
 func (i jobInformer) Informer() cache.SharedIndexInformer { return i.SharedIndexInformer }
@@ -271,4 +299,8 @@ var (
 	_ appsinformers.DeploymentInformer         = deploymentInformer{}
 	_ appsinformers.ReplicaSetInformer         = replicaSetInformer{}
 	_ discoveryinformers.EndpointSliceInformer = endpointSliceInformer{}
+	_ appsinformers.DaemonSetInformer          = daemonSetInformer{}
+	_ appsinformers.ControllerRevisionInformer = controllerRevisionInformer{}
+	_ batchinformers.JobInformer               = jobInformer{}
+	_ batchinformers.CronJobInformer           = cronJobInformer{}
 )
