@@ -59,7 +59,7 @@ func (s *Store) failoverLoop() {
 	var stood deadLeader // the death this member last stood for, so one death triggers one election here
 	for {
 		select {
-		case <-s.ctx.Done():
+		case <-s.raftCtx.Done():
 			return
 		case <-t.C:
 		}
@@ -113,7 +113,7 @@ func (s *Store) leaderGone(id raft.ServerID, addr raft.ServerAddress, dialTimeou
 	if peerGone(string(addr), dialTimeout) {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, statusTimeout)
+	ctx, cancel := context.WithTimeout(s.raftCtx, statusTimeout)
 	defer cancel()
 	st, err := s.memberStatus(ctx, string(id), string(addr))
 	return err == nil && st.ID == string(id) && st.State != raft.Leader.String()

@@ -61,7 +61,9 @@ func (s *Store) ReadIndex(ctx context.Context) (uint64, error) {
 		if !errors.Is(err, errNotLeader) && !errors.Is(err, errLeaderNotReady) && !errors.Is(err, ErrNoLeader) && !errors.Is(err, ErrUnknownOutcome) {
 			return 0, err
 		}
-		if werr := s.retryWait(ctx, changed, attempt); werr != nil {
+		if werr := s.retryWait(ctx, changed, attempt); errors.Is(werr, ErrStopped) || errors.Is(werr, ErrHalted) {
+			return 0, werr
+		} else if werr != nil {
 			return 0, fmt.Errorf("%w: no read index before the deadline: %v (last attempt: %v)", ErrNoLeader, werr, err)
 		}
 	}
@@ -111,8 +113,8 @@ func (s *Store) verifyLeader(ctx context.Context) error {
 	case s.verifyCh <- done:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.ctx.Done():
-		return ErrStopped
+	case <-s.raftCtx.Done():
+		return s.raftStopped()
 	}
 	select {
 	case err := <-done:
@@ -122,22 +124,20 @@ func (s *Store) verifyLeader(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.ctx.Done():
-		return ErrStopped // verifyLoop has stopped, or stops after its current round
+	case <-s.raftCtx.Done():
+		return s.raftStopped() // verifyLoop has stopped, or stops after its current round
 	}
 }
 
 // verifyLoop serves verifyLeader: every waiting caller shares the next VerifyLeader round,
 // which starts after they enqueued, so it covers the indexes they captured. It exits once
-// the store's context ends; Close waits for that before it stops Raft (spawnRaftClient).
-// Raft also stops on its own when the state machine halts, so the loop checks its state
-// before each round; a round that races that stop can still hang, until hashicorp/raft gives
-// these requests its shutdown channel as it does its other futures.
+// raftCtx ends; Raft is stopped only after that (stopRaft). The state check is for tests
+// that stop Raft underneath the store.
 func (s *Store) verifyLoop() {
-	for s.ctx.Err() == nil {
+	for s.raftCtx.Err() == nil {
 		var batch []chan error
 		select {
-		case <-s.ctx.Done():
+		case <-s.raftCtx.Done():
 			return
 		case first := <-s.verifyCh:
 			batch = append(batch, first)

@@ -54,9 +54,15 @@ type Store struct {
 	// fence is the fence this member wrote as leader of its last term.
 	fence    atomic.Pointer[leaderFence]
 	verifyCh chan chan error // read-index leadership checks, batched by verifyLoop
-	// raftClients tracks the loops that wait on Raft futures; Close waits for them before
-	// it stops Raft (see spawnRaftClient).
-	raftClients sync.WaitGroup
+	// raftCtx ends the loops that wait on Raft futures (spawnRaftClient): at Close, or
+	// when the state machine halts. It is a child of ctx.
+	raftCtx      context.Context
+	stopRaftCtx  context.CancelFunc
+	raftClientMu sync.Mutex // protects raftClientsStopped and raftClients.Add
+	// raftClientsStopped is set once no loop may start; raftClients tracks the running
+	// ones, which Raft must outlive.
+	raftClientsStopped bool
+	raftClients        sync.WaitGroup
 
 	leaderMu     sync.Mutex    // protects leaderChange
 	leaderChange chan struct{} // closed and replaced on every leadership observation
@@ -96,6 +102,7 @@ func Open(cfg Config) (*Store, error) {
 	log = log.With("member", cfg.NodeID)
 	s := &Store{cfg: cfg, log: log, metrics: newMetrics(), verifyCh: make(chan chan error, 1024), leaderChange: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.raftCtx, s.stopRaftCtx = context.WithCancel(s.ctx)
 	ok := false
 	defer func() {
 		if !ok {
@@ -324,13 +331,19 @@ func (s *Store) spawn(fn func()) {
 	}()
 }
 
-// spawnRaftClient runs fn, a loop that makes Raft requests and returns once the store's
-// context ends, on a goroutine that Close waits for before it stops Raft. hashicorp/raft
-// (v1.7.3) queues VerifyLeader and, with BatchApplyCh, Apply and Barrier requests on
-// buffered channels; a request queued as Raft stops is read by none of its loops and its
-// future never completes, so a loop waiting on one would block Close forever. A request made
-// while Raft runs is always answered, since each of Raft's loops answers them.
+// spawnRaftClient runs fn, a loop that makes Raft requests and returns once raftCtx ends, on
+// a goroutine that stopRaft waits for before it stops Raft. hashicorp/raft (v1.7.3) queues
+// VerifyLeader and, with BatchApplyCh, Apply and Barrier requests on buffered channels; a
+// request queued as Raft stops is read by none of its loops and its future never completes,
+// so a loop waiting on one would block Close forever. A request made while Raft runs is
+// always answered, since each of Raft's loops answers them. Once Raft is stopping, fn is
+// not run.
 func (s *Store) spawnRaftClient(fn func()) {
+	s.raftClientMu.Lock()
+	defer s.raftClientMu.Unlock()
+	if s.raftClientsStopped {
+		return
+	}
 	s.raftClients.Add(1)
 	s.spawn(func() {
 		defer s.raftClients.Done()
@@ -338,11 +351,31 @@ func (s *Store) spawnRaftClient(fn func()) {
 	})
 }
 
+// stopRaft ends the loops that make Raft requests, waits for them, then stops Raft: the only
+// order in which no request can be left unanswered (see spawnRaftClient). Close and a halt
+// both stop Raft this way; the second call waits for the first.
+func (s *Store) stopRaft() error {
+	s.raftClientMu.Lock()
+	s.raftClientsStopped = true
+	s.raftClientMu.Unlock()
+	s.stopRaftCtx()
+	s.raftClients.Wait()
+	return s.raft.Shutdown().Error()
+}
+
+// raftStopped is the error for a request that found the Raft loops stopped.
+func (s *Store) raftStopped() error {
+	if s.ctx.Err() != nil {
+		return ErrStopped
+	}
+	return ErrHalted
+}
+
 // halt is called by the state machine when it can no longer apply entries: the member leaves
 // the cluster's work to the others rather than diverge from them.
 func (s *Store) halt(err error) {
 	s.log.Error("state machine halted; shutting Raft down", "error", err)
-	s.spawn(func() { _ = s.raft.Shutdown().Error() })
+	s.spawn(func() { _ = s.stopRaft() })
 }
 
 // NodeID returns the member's ID.
@@ -444,7 +477,7 @@ type leaderTerm struct {
 
 // startTerm starts lead for term on its own goroutine.
 func (s *Store) startTerm(term uint64) *leaderTerm {
-	ctx, cancel := context.WithCancel(s.ctx)
+	ctx, cancel := context.WithCancel(s.raftCtx)
 	lt := &leaderTerm{term: term, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(lt.done)
@@ -472,7 +505,7 @@ func (s *Store) leadershipLoop(observations <-chan raft.Observation) {
 	lastLeader := ""
 	for {
 		select {
-		case <-s.ctx.Done():
+		case <-s.raftCtx.Done():
 			return
 		case <-observations:
 		case <-tick.C:
@@ -559,8 +592,7 @@ func (s *Store) shutdown(transfer bool) error {
 			}
 		}
 		s.cancel()
-		s.raftClients.Wait() // no Raft request may start once Raft stops (see spawnRaftClient)
-		if err := s.raft.Shutdown().Error(); err != nil {
+		if err := s.stopRaft(); err != nil {
 			s.closeErr = err
 		}
 		s.closeResources()

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // testConfig returns a member configuration for tests: loopback, short timeouts, a data
@@ -393,6 +395,50 @@ func TestCloseWithReadsInFlight(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHaltWithReadsInFlight halts every member's state machine with an entry no member can
+// apply while linearizable reads run on all of them: each member stops its Raft request loops
+// before Raft, so reads fail with ErrHalted instead of hanging, and Close returns.
+func TestHaltWithReadsInFlight(t *testing.T) {
+	c := newCluster(t, 3, LogStoreWAL, nil)
+	ctx := testContext(t)
+	leader := c.waitLeader()
+	var readers sync.WaitGroup
+	for _, s := range c.live() {
+		for range 4 {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				for s.ctx.Err() == nil && ctx.Err() == nil {
+					_, _ = s.ReadIndex(ctx) // errors are expected once the member halts
+				}
+			}()
+		}
+	}
+	if err := leader.raft.Apply([]byte{42, 1}, 5*time.Second).Error(); err != nil {
+		t.Fatalf("apply the halting entry: %v", err)
+	}
+	for _, s := range c.live() {
+		waitFor(t, 10*time.Second, s.cfg.NodeID+" to stop Raft", func() bool { return s.raft.State() == raft.Shutdown })
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := s.ReadIndex(rctx)
+		cancel()
+		if !errors.Is(err, ErrHalted) {
+			t.Errorf("a read on halted %s returned %v; want ErrHalted", s.cfg.NodeID, err)
+		}
+	}
+	closed := make(chan struct{})
+	go func() {
+		c.closeAll()
+		readers.Wait()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		t.Fatal("Close or a reader did not return after the members halted")
 	}
 }
 

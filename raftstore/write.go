@@ -67,8 +67,11 @@ func (s *Store) propose(ctx context.Context, cmd []byte) (*applyResult, error) {
 		}
 		lastErr = err
 		if err := s.retryWait(ctx, changed, attempt); err != nil {
-			if unknown {
+			switch {
+			case unknown:
 				return nil, fmt.Errorf("%w: the leader was lost while the write was in flight (%v)", ErrUnknownOutcome, lastErr)
+			case errors.Is(err, ErrStopped), errors.Is(err, ErrHalted):
+				return nil, err
 			}
 			return nil, fmt.Errorf("%w: %v (last attempt: %v)", ErrNoLeader, err, lastErr)
 		}
@@ -96,8 +99,8 @@ func (s *Store) retryWait(ctx context.Context, changed <-chan struct{}, attempt 
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.ctx.Done():
-		return ErrStopped
+	case <-s.raftCtx.Done():
+		return s.raftStopped()
 	case <-changed:
 		return nil
 	case <-t.C:
