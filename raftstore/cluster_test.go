@@ -2,13 +2,13 @@ package raftstore
 
 import (
 	"errors"
-
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestFollowerWriteIsReadLinearizablyOnAnotherFollower(t *testing.T) {

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capstan-io/capstan/raftstore/mvcc"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/capstan-io/capstan/raftstore/mvcc"
 )
 
 var epoch = time.Unix(1_700_000_000, 0)
