@@ -21,6 +21,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/capstan-io/capstan/apiserver"
+	"github.com/capstan-io/capstan/controllers/daemonset"
 	"github.com/capstan-io/capstan/controllers/deployment"
 	"github.com/capstan-io/capstan/controllers/endpoints"
 	"github.com/capstan-io/capstan/controllers/eventttl"
@@ -123,6 +124,7 @@ func Run(ctx context.Context, cfg Config) error {
 	sched := scheduler.NewScheduler(client, binder{api: cfg.API, fence: cfg.Fence}, f.Pods(), f.Nodes(), recorder("default-scheduler"), cfg.Scheduler)
 	rs := replicaset.NewController(client, f.ReplicaSets(), f.Pods(), recorder("replicaset-controller"))
 	deploy := deployment.NewController(client, f.Deployments(), f.ReplicaSets(), f.Pods(), recorder("deployment-controller"))
+	ds := daemonset.NewController(client, f.DaemonSets(), f.ControllerRevisions(), f.Pods(), f.Nodes(), recorder("daemonset-controller"))
 	resources := informers.Resources(cfg.API.Registry())
 	ns := namespace.NewController(client, md, f.Namespaces(), f, resources)
 	gc := garbagecollector.NewController(md, f, resources)
@@ -140,6 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{"scheduler", sched.Run},
 		{"replicaset", func(ctx context.Context) { rs.Run(ctx, cfg.Workers) }},
 		{"deployment", func(ctx context.Context) { deploy.Run(ctx, cfg.Workers) }},
+		{"daemonset", func(ctx context.Context) { ds.Run(ctx, cfg.Workers) }},
 		{"namespace", func(ctx context.Context) { ns.Run(ctx, cfg.Workers) }},
 		{"garbagecollector", func(ctx context.Context) { gc.Run(ctx, cfg.Workers) }},
 		{"serviceaccount", func(ctx context.Context) { sa.Run(ctx, 1) }},
